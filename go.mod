@@ -1,0 +1,15 @@
+module github.com/alto/alto
+
+go 1.26.8
+
+require (
+	github.com/MicahParks/jwkset v0.11.4 // indirect
+	github.com/MicahParks/keyfunc/v3 v3.9.1 // indirect
+	github.com/aws/aws-lambda-go v1.55.1 // indirect
+	github.com/getkin/kin-openapi v0.152.0 // indirect
+	github.com/golang-jwt/jwt/v5 v5.3.1 // indirect
+	github.com/tink-crypto/tink-go/v2 v2.9.0 // indirect
+	go.etcd.io/bbolt v1.5.0 // indirect
+	golang.org/x/sys v0.46.0 // indirect
+	golang.org/x/time v0.16.0 // indirect
+)
