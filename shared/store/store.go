@@ -26,9 +26,9 @@ var (
 
 // Limits shared by every adapter.
 const (
-	MaxKeyLen   = 512       // bytes in PK or SK (relative to the tenant)
-	MaxItemSize = 350 << 10 // bytes of Data; DynamoDB allows 400 KB per item
-	MaxLimit    = 1000      // items per query page
+	MaxKeyLen    = 512       // bytes in PK or SK (relative to the tenant)
+	MaxItemSize  = 350 << 10 // bytes of Data; DynamoDB allows 400 KB per item
+	MaxLimit     = 1000      // items per query page
 	DefaultLimit = 100
 )
 
