@@ -13,9 +13,9 @@ import (
 
 	"github.com/tink-crypto/tink-go/v2/tink"
 
+	"github.com/alto/alto/shared/keysettest"
 	"github.com/alto/alto/shared/localkeys"
 	"github.com/alto/alto/shared/seal"
-	"github.com/alto/alto/shared/keysettest"
 	"github.com/alto/alto/shared/tenant"
 )
 

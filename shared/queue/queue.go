@@ -20,6 +20,7 @@ var (
 	ErrNoQueue         = errors.New("queue: no such queue")
 	ErrTooLarge        = errors.New("queue: message too large")
 	ErrReceiptNotFound = errors.New("queue: receipt handle not found or expired")
+	ErrInvalid         = errors.New("queue: invalid argument")
 )
 
 // Limits shared by every adapter (those of SQS).
@@ -27,9 +28,11 @@ const (
 	MaxBatch       = 10
 	MaxMessageSize = 256 << 10 // body plus attributes
 	MaxDelay       = 15 * time.Minute
+	MaxVisibility  = 12 * time.Hour
 )
 
-// Message is what a producer sends.
+// Message is what a producer sends. Body is text (UTF-8), as SQS requires;
+// producers encode binary payloads themselves.
 type Message struct {
 	Body       []byte
 	Attributes map[string]string
@@ -69,13 +72,20 @@ type Sender interface {
 
 // Consumer receives messages; the local runtime polls with it.
 type Consumer interface {
-	// Receive returns up to max visible messages and hides each for
-	// visibility (the queue's default if zero). It does not wait.
+	// Receive returns up to max (1..MaxBatch) visible messages and hides
+	// each for visibility (the queue's default if zero, at most
+	// MaxVisibility). It does not wait. Returns ErrNoQueue for an unknown
+	// queue and ErrInvalid for max or visibility out of range. A message
+	// moved to the dead-letter queue keeps its ID, body, attributes and
+	// SentAt; its receive count starts again there.
 	Receive(ctx context.Context, queue string, max int, visibility time.Duration) ([]Delivery, error)
-	// Delete removes a received message. Returns ErrReceiptNotFound if the
-	// receipt is stale (the message was received again since) or unknown.
+	// Delete removes a received message. Returns ErrNoQueue for an unknown
+	// queue and ErrReceiptNotFound if the receipt is stale (the message was
+	// received again since) or unknown.
 	Delete(ctx context.Context, queue, receipt string) error
 	// ChangeVisibility hides a received message for d from now (0 makes it
-	// visible at once).
+	// visible at once; at most MaxVisibility). Returns ErrNoQueue,
+	// ErrReceiptNotFound for a stale receipt, and ErrInvalid for d out of
+	// range.
 	ChangeVisibility(ctx context.Context, queue, receipt string, d time.Duration) error
 }

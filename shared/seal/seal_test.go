@@ -11,9 +11,9 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/alto/alto/shared/keysettest"
 	"github.com/alto/alto/shared/localkeys"
 	"github.com/alto/alto/shared/seal"
-	"github.com/alto/alto/shared/keysettest"
 	"github.com/alto/alto/shared/tenant"
 )
 

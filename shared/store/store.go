@@ -32,19 +32,22 @@ const (
 	DefaultLimit = 100
 )
 
-// Item is one stored record.
+// Item is one stored record. Keys, index and prefix are UTF-8 without NUL
+// bytes; anything else is ErrInvalid.
 type Item struct {
 	PK string // partition key, relative to the tenant; required
 	SK string // sort key; required
 	// Index is an optional secondary key (a blind index), queried with
 	// Query{Index: ...}. Empty means the item is not indexed.
+	// At most MaxKeyLen bytes.
 	Index string
 	Data  []byte
 	// Version is the stored version: 1 after the first put, one more after
 	// each put. A Put sets it; callers pass back what they read for IfVersion.
 	Version int64
-	// ExpiresAt is when the item stops existing; zero means never. An
-	// expired item is invisible to Get and Query even before it is removed.
+	// ExpiresAt is when the item stops existing; zero means never. Adapters
+	// keep at least whole seconds. An expired item is invisible to Get and
+	// Query even before it is removed.
 	ExpiresAt time.Time
 }
 
@@ -76,7 +79,9 @@ type Query struct {
 	Reverse bool
 }
 
-// Page is one page of a query. Next is empty on the last page.
+// Page is one page of a query. Next is empty on the last page. A page may
+// hold fewer than Limit items, or none, while Next is set (expired items are
+// filtered after the read, as DynamoDB filters); callers follow Next.
 type Page struct {
 	Items []Item
 	Next  string
@@ -93,8 +98,11 @@ type Store interface {
 	Delete(ctx context.Context, k Key) error
 	// Query returns one page of the items q selects.
 	Query(ctx context.Context, q Query) (Page, error)
-	// BatchPut writes all items unconditionally; it either writes them all
-	// or returns an error naming what it could not write.
+	// BatchPut writes all items unconditionally, each with Version 1 more
+	// than the item's Version field. It validates every item before writing
+	// any; a write failure after that may leave part of the batch written
+	// (DynamoDB batches are not atomic), and the error says so: retrying the
+	// whole batch is safe.
 	BatchPut(ctx context.Context, items []Item) error
 	// BatchDelete removes all keys.
 	BatchDelete(ctx context.Context, keys []Key) error
