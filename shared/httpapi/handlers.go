@@ -20,7 +20,6 @@ func (a *API) jwks(w http.ResponseWriter, r *http.Request) error {
 		return errNotFound
 	}
 	w.Header().Set("Content-Type", "application/jwk-set+json")
-	w.Header().Set("Cache-Control", "public, max-age=300")
 	w.Write(a.cfg.JWKS)
 	return nil
 }
