@@ -62,7 +62,7 @@ var statusTable = []struct {
 func problemFor(err error) Problem {
 	var fields valid.Errors
 	if errors.As(err, &fields) {
-		return Problem{Type: "about:blank", Title: http.StatusText(422), Status: 422,
+		return Problem{Type: "about:blank", Title: http.StatusText(http.StatusUnprocessableEntity), Status: http.StatusUnprocessableEntity,
 			Detail: errUnprocessable.Error(), Errors: fields}
 	}
 	var tooBig *http.MaxBytesError
