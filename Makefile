@@ -34,8 +34,11 @@ lint: ## gofmt, go vet, and staticcheck when it can be installed
 vuln: ## govulncheck; says plainly when its database cannot be reached (OPS-03)
 	@./.ci/vuln
 
-bench: ## benchmarks; results go to docs/BENCHMARKS.md
+bench: ## benchmarks, as ratios against baselines of the same run, into docs/BENCHMARKS.md
+	@mkdir -p build
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./... | tee build/bench.txt
+	./.ci/benchreport < build/bench.txt > docs/BENCHMARKS.md
+	@echo "wrote docs/BENCHMARKS.md"
 
 clean: ## remove build output
 	rm -rf build

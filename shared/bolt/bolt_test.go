@@ -3,6 +3,7 @@ package bolt_test
 import (
 	"errors"
 	"fmt"
+	"go.etcd.io/bbolt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -189,6 +190,30 @@ func TestQueuesConfig(t *testing.T) {
 				t.Errorf("Queues(%+v): no error", tt.cfgs)
 			}
 		})
+	}
+}
+
+// BenchmarkPutBaseline is a bare bbolt transaction putting the same 1 KiB:
+// the floor (one fsync) that BenchmarkPut is measured against.
+func BenchmarkPutBaseline(b *testing.B) {
+	db, err := bbolt.Open(filepath.Join(b.TempDir(), "raw.db"), 0o600, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	data := make([]byte, 1024)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		err := db.Update(func(tx *bbolt.Tx) error {
+			bk, err := tx.CreateBucketIfNotExists([]byte("items"))
+			if err != nil {
+				return err
+			}
+			return bk.Put([]byte("CONTACT#"+fmt.Sprint(i%1000)), data)
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 

@@ -377,7 +377,8 @@ func benchmark(b *testing.B, scrubbed bool) {
 	}
 }
 
-// BenchmarkPlainLog is the JSON handler alone; BenchmarkScrubbedLog the same
-// records through the scrubber. Their ratio is the scrubber's overhead.
-func BenchmarkPlainLog(b *testing.B)    { benchmark(b, false) }
-func BenchmarkScrubbedLog(b *testing.B) { benchmark(b, true) }
+// BenchmarkScrubbedLogBaseline is the JSON handler alone; BenchmarkScrubbedLog
+// the same records through the scrubber. Their ratio is the scrubber's
+// overhead.
+func BenchmarkScrubbedLogBaseline(b *testing.B) { benchmark(b, false) }
+func BenchmarkScrubbedLog(b *testing.B)         { benchmark(b, true) }
