@@ -86,14 +86,8 @@ func New(cfg Config) *API {
 		perIP:     newLimiter(cfg.PerIP, cfg.Now),
 		public:    newLimiter(cfg.Public, cfg.Now),
 	}
-	a.routes = []Route{
-		{"GET", "/healthz", "", a.health},
-		{"GET", "/.well-known/jwks.json", "", a.jwks},
-		{"GET", "/v1/openapi.yaml", "", a.openapi},
-		{"GET", "/v1/me", auth.ReadSelf, a.me},
-		{"GET", "/v1/audit", auth.ReadAudit, a.auditList},
-		{"GET", "/v1/audit/verify", auth.ReadAudit, a.auditVerify},
-	}
+	// Each capability lists its routes in its own file.
+	a.routes = a.coreRoutes()
 	for _, rt := range a.routes {
 		var h http.Handler
 		if rt.Action == "" {

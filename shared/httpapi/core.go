@@ -10,6 +10,19 @@ import (
 	"github.com/alto/alto/shared/valid"
 )
 
+// coreRoutes are the routes every deployment serves: liveness, keys, the
+// API description, the caller and the audit log.
+func (a *API) coreRoutes() []Route {
+	return []Route{
+		{"GET", "/healthz", "", a.health},
+		{"GET", "/.well-known/jwks.json", "", a.jwks},
+		{"GET", "/v1/openapi.yaml", "", a.openapi},
+		{"GET", "/v1/me", auth.ReadSelf, a.me},
+		{"GET", "/v1/audit", auth.ReadAudit, a.auditList},
+		{"GET", "/v1/audit/verify", auth.ReadAudit, a.auditVerify},
+	}
+}
+
 func (a *API) health(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	return nil
