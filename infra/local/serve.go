@@ -129,6 +129,14 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 		}()
 	}
 
+	for _, p := range st.Pollers() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.Run(jobs)
+		}()
+	}
+
 	fmt.Fprintf(stdout, "Alto is serving on %s (data in %s)\n", base, c.data)
 	fmt.Fprintf(stdout, "Get a token:  TOKEN=$(go run ./infra/local token --data %s --org acme --role owner)\n", c.data)
 	fmt.Fprintf(stdout, "Then:         curl -H \"Authorization: Bearer $TOKEN\" %s/v1/me\n", base)

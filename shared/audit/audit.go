@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"regexp"
 	"strings"
 	"time"
@@ -41,6 +42,13 @@ type Entry struct {
 	Hash   string            `json:"hash"`             // hash of this entry, Prev included
 }
 
+// Entry types that other packages act on.
+const (
+	// CrossTenantAccess records a request for another tenant's object; the
+	// caller was answered 404 (ACC-03) and detectors watch for these.
+	CrossTenantAccess = "access.cross_tenant"
+)
+
 // ErrConflict is returned by Append when it lost the race for the next
 // sequence number too many times in a row.
 var ErrConflict = errors.New("audit: too much contention appending")
@@ -66,7 +74,10 @@ func New(s Store, now func() time.Time) *Log {
 }
 
 // Append chains e after the tenant's last entry and stores it; Seq, Time,
-// Prev and Hash are set here. Returns the stored entry.
+// Prev and Hash are set here. Returns the stored entry. When another writer
+// takes the next sequence number first, Append waits a random while and
+// tries again; it returns ErrConflict if it keeps losing, and ctx's error if
+// ctx ends while it waits.
 func (l *Log) Append(ctx context.Context, e Entry) (Entry, error) {
 	if e.Type == "" {
 		return Entry{}, errors.New("audit: append: entry has no type")
@@ -90,7 +101,13 @@ func (l *Log) Append(ctx context.Context, e Entry) (Entry, error) {
 		}
 		_, err = l.store.Put(ctx, store.Item{PK: partition, SK: seqKey(e.Seq), Data: data}, store.IfAbsent)
 		if errors.Is(err, store.ErrConditionFailed) {
-			continue // another writer took this sequence number
+			// Another writer took this sequence number. Wait a random,
+			// growing while before reading the head again, so writers that
+			// collided spread out instead of colliding again in lockstep.
+			if err := pause(ctx, attempt); err != nil {
+				return Entry{}, fmt.Errorf("audit: append %s: %w", e.Type, err)
+			}
+			continue
 		}
 		if err != nil {
 			return Entry{}, fmt.Errorf("audit: append %s: %w", e.Type, err)
@@ -98,6 +115,20 @@ func (l *Log) Append(ctx context.Context, e Entry) (Entry, error) {
 		return e, nil
 	}
 	return Entry{}, ErrConflict
+}
+
+// pause waits after the lost attempt (0, 1, ...): a random duration up to
+// 1ms, doubled per attempt to at most 64ms. Returns ctx's error if ctx ends
+// first.
+func pause(ctx context.Context, attempt int) error {
+	t := time.NewTimer(rand.N(time.Millisecond << min(attempt, 6)))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // Head returns the tenant's last entry. Returns store.ErrNotFound if the

@@ -23,7 +23,7 @@ func newPair(t *testing.T) (*Issuer, *Verifier) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	iss.now = func() time.Time { return t0 }
+	iss.Now = func() time.Time { return t0 }
 	keys, err := KeysFromJWKS(iss.JWKS())
 	if err != nil {
 		t.Fatal(err)

@@ -30,7 +30,8 @@ type Issuer struct {
 	key      *ecdsa.PrivateKey
 	kid      string
 	jwks     []byte
-	now      func() time.Time
+	// Now is the issuer's clock (time.Now unless set before use).
+	Now func() time.Time
 }
 
 // LoadOrCreateIssuer loads the signing key at path, creating it (mode 0600)
@@ -121,7 +122,7 @@ func newIssuer(key *ecdsa.PrivateKey, name, audience string) (*Issuer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("auth: encode jwks: %w", err)
 	}
-	return &Issuer{Name: name, Audience: audience, key: key, kid: kid, jwks: jwks, now: time.Now}, nil
+	return &Issuer{Name: name, Audience: audience, key: key, kid: kid, jwks: jwks, Now: time.Now}, nil
 }
 
 // JWKS returns the issuer's public keys as a JSON Web Key Set.
@@ -141,7 +142,7 @@ func (i *Issuer) Mint(p Principal, ttl time.Duration) (string, error) {
 	}
 	jti := make([]byte, 16)
 	rand.Read(jti)
-	now := i.now()
+	now := i.Now()
 	c := Claims{
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    i.Name,

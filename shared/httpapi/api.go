@@ -14,6 +14,8 @@ import (
 
 	"github.com/alto/alto/shared/audit"
 	"github.com/alto/alto/shared/auth"
+	"github.com/alto/alto/shared/contact"
+	"github.com/alto/alto/shared/store"
 )
 
 // Config holds what the API needs. Verifier and Audit are required.
@@ -30,9 +32,17 @@ type Config struct {
 	// PerTenant and PerIP bound request rates (ACC-04); Public bounds the
 	// unauthenticated endpoints per client address. Zero rates are unlimited.
 	PerTenant, PerIP, Public Rate
-	MaxBody                  int64 // request body limit in bytes; default 1 MiB
+	MaxBody                  int64 // request body limit in bytes; default 4 MiB
 	Logger                   *slog.Logger
 	Now                      func() time.Time
+	// Contacts and Ingress serve the contact routes; Idempotency keeps
+	// the answers replayed for an Idempotency-Key.
+	Contacts    *contact.Service
+	Ingress     Ingress
+	Idempotency interface {
+		Get(ctx context.Context, k store.Key) (store.Item, error)
+		Put(ctx context.Context, it store.Item, cond store.Cond) (store.Item, error)
+	}
 	// Extra routes served beside the API, under the same secure headers and
 	// per-address rate limit (the local server mounts signed blob URLs here).
 	Extra map[string]http.Handler
@@ -77,7 +87,7 @@ func New(cfg Config) *API {
 		rand.Read(cfg.DigestKey)
 	}
 	if cfg.MaxBody == 0 {
-		cfg.MaxBody = 1 << 20
+		cfg.MaxBody = 4 << 20
 	}
 	a := &API{
 		cfg:       cfg,
@@ -88,6 +98,7 @@ func New(cfg Config) *API {
 	}
 	// Each capability lists its routes in its own file.
 	a.routes = a.coreRoutes()
+	a.routes = append(a.routes, a.contactRoutes()...)
 	for _, rt := range a.routes {
 		var h http.Handler
 		if rt.Action == "" {

@@ -21,9 +21,12 @@ import (
 	"github.com/alto/alto/shared/audit"
 	"github.com/alto/alto/shared/auth"
 	"github.com/alto/alto/shared/bolt"
+	"github.com/alto/alto/shared/contact"
 	"github.com/alto/alto/shared/fsblob"
 	"github.com/alto/alto/shared/httpapi"
+	"github.com/alto/alto/shared/ingest"
 	"github.com/alto/alto/shared/localkeys"
+	"github.com/alto/alto/shared/poller"
 	"github.com/alto/alto/shared/scrub"
 	"github.com/alto/alto/shared/seal"
 )
@@ -57,6 +60,10 @@ type Stack struct {
 	Audit  *audit.Log
 	API    *httpapi.API
 	Logger *slog.Logger
+	// Queues holds the ingress queue and its dead-letter queue.
+	Queues   *bolt.Queue
+	Contacts *contact.Service
+	Ingest   *ingest.Consumer
 }
 
 // Files of the data folder.
@@ -104,6 +111,7 @@ func Open(cfg Config) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
+	issuer.Now = cfg.Now
 	keys, err := auth.KeysFromJWKS(issuer.JWKS())
 	if err != nil {
 		return nil, err
@@ -127,11 +135,18 @@ func Open(cfg Config) (*Stack, error) {
 	st := &Stack{Config: cfg, DB: db, Store: db.Store(), Blobs: blobs, Issuer: issuer, Logger: logger,
 		Keys: seal.NewKeyring(master, keysets)}
 	st.Audit = audit.New(st.Store, cfg.Now)
+	if st.Queues, err = db.Queues(ingest.Queues()...); err != nil {
+		db.Close()
+		return nil, err
+	}
+	st.Contacts = &contact.Service{Store: st.Store, Keys: st.Keys, Audit: st.Audit, Now: cfg.Now}
+	st.Ingest = &ingest.Consumer{Keys: st.Keys, Contacts: st.Contacts, Dead: st.Queues, Logger: logger}
 	api := httpapi.Config{
 		Verifier: verifier, Audit: st.Audit, Logins: st.Store, DigestKey: logKey,
 		JWKS: issuer.JWKS(), OpenAPI: alto.OpenAPI, Logger: logger, Now: cfg.Now,
 		PerTenant: httpapi.DefaultPerTenant, PerIP: httpapi.DefaultPerIP, Public: httpapi.DefaultPublic,
-		Extra: map[string]http.Handler{"/blob/": blobs.Handler()},
+		Extra:    map[string]http.Handler{"/blob/": blobs.Handler()},
+		Contacts: st.Contacts, Ingress: &ingest.Producer{Queue: st.Queues, Keys: st.Keys}, Idempotency: st.Store,
 	}
 	for dst, src := range map[*httpapi.Rate]*httpapi.Rate{&api.PerTenant: cfg.PerTenant, &api.PerIP: cfg.PerIP, &api.Public: cfg.Public} {
 		if src != nil {
@@ -161,6 +176,14 @@ func (s *Stack) Schedules() []Schedule {
 	}
 }
 
+// Pollers returns the queue consumers the runtime runs: on one machine they
+// play the Lambda event source mappings.
+func (s *Stack) Pollers() []*poller.Poller {
+	return []*poller.Poller{
+		{Queue: s.Queues, Name: ingest.Queue, Handler: s.Ingest.HandleSQS, Logger: s.Logger},
+	}
+}
+
 // sweep removes expired items in bounded batches until none are left or
 // ctx ends.
 func (s *Stack) sweep(ctx context.Context) error {
@@ -175,7 +198,11 @@ func (s *Stack) sweep(ctx context.Context) error {
 			break
 		}
 	}
-	s.Logger.InfoContext(ctx, "sweep done", "expired_items", total)
+	msgs, err := s.Queues.DeleteExpired(ctx)
+	if err != nil {
+		return fmt.Errorf("sweep: %w", err)
+	}
+	s.Logger.InfoContext(ctx, "sweep done", "expired_items", total, "expired_messages", msgs)
 	return ctx.Err()
 }
 
