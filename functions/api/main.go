@@ -9,7 +9,6 @@ package main
 
 import (
 	"log"
-	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
@@ -18,11 +17,7 @@ import (
 )
 
 func main() {
-	data := os.Getenv("ALTO_DATA")
-	if data == "" {
-		data = "/tmp/alto"
-	}
-	st, err := stack.Open(stack.Config{Data: data, BaseURL: os.Getenv("ALTO_BASE_URL")})
+	st, err := stack.Open(stack.ConfigFromEnv())
 	if err != nil {
 		log.Fatalf("api: %v", err)
 	}

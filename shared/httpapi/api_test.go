@@ -19,6 +19,10 @@ import (
 	"github.com/alto/alto/shared/audit"
 	"github.com/alto/alto/shared/auth"
 	"github.com/alto/alto/shared/bolt"
+	"github.com/alto/alto/shared/contact"
+	"github.com/alto/alto/shared/ingest"
+	"github.com/alto/alto/shared/localkeys"
+	"github.com/alto/alto/shared/seal"
 	"github.com/alto/alto/shared/store"
 	"github.com/alto/alto/shared/tenant"
 )
@@ -69,7 +73,23 @@ func newHarness(t *testing.T, mod func(*Config)) *harness {
 	}
 	st := db.Store()
 	log := audit.New(st, clk.Now)
-	cfg := Config{Verifier: v, Audit: log, Logins: st, JWKS: iss.JWKS(), OpenAPI: alto.OpenAPI, Now: clk.Now}
+	master, err := localkeys.LoadOrCreateMaster(filepath.Join(dir, "master.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keysets, err := localkeys.OpenDir(filepath.Join(dir, "keysets"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring := seal.NewKeyring(master, keysets)
+	queues, err := db.Queues(ingest.Queues()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Verifier: v, Audit: log, Logins: st, JWKS: iss.JWKS(), OpenAPI: alto.OpenAPI, Now: clk.Now,
+		Contacts:    &contact.Service{Store: st, Keys: ring, Audit: log, Now: clk.Now},
+		Ingress:     &ingest.Producer{Queue: queues, Keys: ring},
+		Idempotency: st}
 	if mod != nil {
 		mod(&cfg)
 	}

@@ -77,6 +77,17 @@ const (
 	blobsDir    = "blobs"
 )
 
+// ConfigFromEnv is the configuration of a function instance: the data
+// folder from ALTO_DATA (default /tmp/alto) and the public base URL from
+// ALTO_BASE_URL.
+func ConfigFromEnv() Config {
+	data := os.Getenv("ALTO_DATA")
+	if data == "" {
+		data = "/tmp/alto"
+	}
+	return Config{Data: data, BaseURL: os.Getenv("ALTO_BASE_URL")}
+}
+
 // IssuerPath is where the local issuer's signing key lives in a data folder.
 func IssuerPath(data string) string { return filepath.Join(data, issuerFile) }
 
