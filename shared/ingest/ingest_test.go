@@ -7,11 +7,9 @@ import (
 	"errors"
 	"io/fs"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,111 +21,9 @@ import (
 	"github.com/alto/alto/shared/ingest"
 	"github.com/alto/alto/shared/poller"
 	"github.com/alto/alto/shared/queue"
-	"github.com/alto/alto/shared/stack"
+	"github.com/alto/alto/shared/stacktest"
 	"github.com/alto/alto/shared/tenant"
 )
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-type world struct {
-	st    *stack.Stack
-	clock *clock
-	data  string
-}
-
-func newWorld(t *testing.T) *world {
-	t.Helper()
-	clk := &clock{t: time.Now().UTC().Truncate(time.Second)}
-	data := t.TempDir()
-	st, err := stack.Open(stack.Config{Data: data, Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return &world{st: st, clock: clk, data: data}
-}
-
-func (w *world) token(t *testing.T, org string, p auth.Principal) string {
-	t.Helper()
-	p.Org = org
-	if p.Sub == "" {
-		p.Sub = "u-" + string(p.Role)
-	}
-	iss := *w.st.Issuer
-	tok, err := iss.Mint(p, 10*time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
-}
-
-func (w *world) do(t *testing.T, method, path, token, body string, hdr ...string) *httptest.ResponseRecorder {
-	t.Helper()
-	r := httptest.NewRequest(method, path, strings.NewReader(body))
-	r.RemoteAddr = "192.0.2.1:1234"
-	r.Header.Set("Authorization", "Bearer "+token)
-	if body != "" {
-		r.Header.Set("Content-Type", "application/json")
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		r.Header.Set(hdr[i], hdr[i+1])
-	}
-	rec := httptest.NewRecorder()
-	w.st.API.ServeHTTP(rec, r)
-	return rec
-}
-
-// drain runs the ingress poller until the queue has nothing visible.
-func (w *world) drain(t *testing.T) int {
-	t.Helper()
-	n, err := w.st.Pollers()[0].Drain(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
-func (w *world) contacts(t *testing.T, org string) []contact.Contact {
-	t.Helper()
-	ctx := tenant.With(context.Background(), tenant.ID(org))
-	all, _, err := w.st.Contacts.List(ctx, auth.Scope{All: true}, "", 1000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return all
-}
-
-func (w *world) audited(t *testing.T, org, typ string) []audit.Entry {
-	t.Helper()
-	ctx := tenant.WithPlatform(context.Background())
-	if org != string(tenant.Platform) {
-		ctx = tenant.With(context.Background(), tenant.ID(org))
-	}
-	es, _, err := w.st.Audit.List(ctx, audit.Filter{Type: typ, Limit: 1000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return es
-}
-
-func decode[T any](t *testing.T, rec *httptest.ResponseRecorder) T {
-	t.Helper()
-	var v T
-	if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil {
-		t.Fatalf("decode %s: %v", rec.Body, err)
-	}
-	return v
-}
 
 type submitResult struct {
 	Accepted int `json:"accepted"`
@@ -138,8 +34,8 @@ type submitResult struct {
 }
 
 func TestING01_BatchIsValidatedPerRecordAndQueuedBefore202(t *testing.T) {
-	w := newWorld(t)
-	tok := w.token(t, "acme", auth.Principal{Role: auth.Admin})
+	w := stacktest.New(t)
+	tok := w.Token(t, "acme", auth.Principal{Role: auth.Admin})
 	body := `{"contacts":[
 		{"email":"Ada@Example.com","firstName":"  Ada ","lastName":"Lovelace","consent":{"email":"granted"}},
 		{"email":"not-an-email"},
@@ -148,11 +44,11 @@ func TestING01_BatchIsValidatedPerRecordAndQueuedBefore202(t *testing.T) {
 		{"email":"grace@example.com","timeZone":"Mars/Olympus"},
 		{"email":"linus@example.com","shoeSize":44}
 	]}`
-	rec := w.do(t, "POST", "/v1/contacts", tok, body)
+	rec := w.Do(t, "POST", "/v1/contacts", tok, body)
 	if rec.Code != http.StatusAccepted {
 		t.Fatalf("status = %d %s, want 202", rec.Code, rec.Body)
 	}
-	res := decode[submitResult](t, rec)
+	res := stacktest.Decode[submitResult](t, rec)
 	if res.Accepted != 2 || len(res.Rejected) != 4 {
 		t.Fatalf("result = %+v, want 2 accepted, 4 rejected", res)
 	}
@@ -166,10 +62,10 @@ func TestING01_BatchIsValidatedPerRecordAndQueuedBefore202(t *testing.T) {
 		}
 	}
 	// Durably queued: the messages are there before any consumer ran.
-	if n := w.drain(t); n != 2 {
+	if n := w.Drain(t, ingest.Queue); n != 2 {
 		t.Errorf("queued messages = %d, want 2", n)
 	}
-	got := w.contacts(t, "acme")
+	got := w.Contacts(t, "acme")
 	if len(got) != 2 {
 		t.Fatalf("contacts = %d, want 2", len(got))
 	}
@@ -186,8 +82,8 @@ func TestING01_BatchIsValidatedPerRecordAndQueuedBefore202(t *testing.T) {
 }
 
 func TestING01_LimitsAndBadBodies(t *testing.T) {
-	w := newWorld(t)
-	tok := w.token(t, "acme", auth.Principal{Role: auth.Owner})
+	w := stacktest.New(t)
+	tok := w.Token(t, "acme", auth.Principal{Role: auth.Owner})
 	many := `{"contacts":[` + strings.TrimSuffix(strings.Repeat(`{"email":"a@example.com"},`, 501), ",") + `]}`
 	cases := []struct {
 		name, body, ctype string
@@ -203,7 +99,7 @@ func TestING01_LimitsAndBadBodies(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			rec := w.do(t, "POST", "/v1/contacts", tok, tc.body, "Content-Type", tc.ctype)
+			rec := w.Do(t, "POST", "/v1/contacts", tok, tc.body, "Content-Type", tc.ctype)
 			if rec.Code != tc.status {
 				t.Fatalf("status = %d %s, want %d", rec.Code, rec.Body, tc.status)
 			}
@@ -212,31 +108,31 @@ func TestING01_LimitsAndBadBodies(t *testing.T) {
 			}
 		})
 	}
-	if n := w.drain(t); n != 1 {
+	if n := w.Drain(t, ingest.Queue); n != 1 {
 		t.Errorf("queued = %d, want only the valid single contact", n)
 	}
 }
 
 func TestING01_IdempotencyKeyReplaysTheFirstAnswer(t *testing.T) {
-	w := newWorld(t)
-	tok := w.token(t, "acme", auth.Principal{Role: auth.Owner})
+	w := stacktest.New(t)
+	tok := w.Token(t, "acme", auth.Principal{Role: auth.Owner})
 	body := `{"contacts":[{"email":"a@example.com"},{"email":"bad"}]}`
-	first := w.do(t, "POST", "/v1/contacts", tok, body, "Idempotency-Key", "k-1")
-	again := w.do(t, "POST", "/v1/contacts", tok, body, "Idempotency-Key", "k-1")
+	first := w.Do(t, "POST", "/v1/contacts", tok, body, "Idempotency-Key", "k-1")
+	again := w.Do(t, "POST", "/v1/contacts", tok, body, "Idempotency-Key", "k-1")
 	if first.Code != 202 || again.Code != 202 || first.Body.String() != again.Body.String() {
 		t.Fatalf("replay = %d %s, want the first answer %d %s", again.Code, again.Body, first.Code, first.Body)
 	}
-	if n := w.drain(t); n != 1 {
+	if n := w.Drain(t, ingest.Queue); n != 1 {
 		t.Errorf("queued = %d, want 1: a replay queues nothing", n)
 	}
-	other := w.do(t, "POST", "/v1/contacts", tok, `{"email":"b@example.com"}`, "Idempotency-Key", "k-1")
+	other := w.Do(t, "POST", "/v1/contacts", tok, `{"email":"b@example.com"}`, "Idempotency-Key", "k-1")
 	if other.Code != http.StatusConflict {
 		t.Errorf("same key, other body = %d, want 409", other.Code)
 	}
-	w.clock.Advance(24*time.Hour + time.Second)
-	tok = w.token(t, "acme", auth.Principal{Role: auth.Owner})
-	later := w.do(t, "POST", "/v1/contacts", tok, body, "Idempotency-Key", "k-1")
-	if later.Code != 202 || w.drain(t) != 1 {
+	w.Clock.Advance(24*time.Hour + time.Second)
+	tok = w.Token(t, "acme", auth.Principal{Role: auth.Owner})
+	later := w.Do(t, "POST", "/v1/contacts", tok, body, "Idempotency-Key", "k-1")
+	if later.Code != 202 || w.Drain(t, ingest.Queue) != 1 {
 		t.Errorf("after 24h the key is forgotten: status %d", later.Code)
 	}
 }
@@ -244,36 +140,36 @@ func TestING01_IdempotencyKeyReplaysTheFirstAnswer(t *testing.T) {
 // deliverTwice runs one batch through the consumer twice, as an at-least-
 // once queue may.
 func TestING05_RedeliveryChangesNothing(t *testing.T) {
-	w := newWorld(t)
+	w := stacktest.New(t)
 	ctx := tenant.With(context.Background(), "acme")
-	p := &ingest.Producer{Queue: w.st.Queues, Keys: w.st.Keys}
+	p := &ingest.Producer{Queue: w.Stack.Queues, Keys: w.Stack.Keys}
 	c := contact.Contact{Email: "ada@example.com", LastName: "Lovelace", Consent: contact.Consent{Email: "granted", Call: "unknown"}}
 	if err := p.Send(ctx, []ingest.Submission{{Contact: c, Via: "api", Actor: "u1"}}); err != nil {
 		t.Fatal(err)
 	}
-	ds, err := w.st.Queues.Receive(ctx, ingest.Queue, 10, time.Second)
+	ds, err := w.Stack.Queues.Receive(ctx, ingest.Queue, 10, time.Second)
 	if err != nil || len(ds) != 1 {
 		t.Fatalf("receive = %d, %v", len(ds), err)
 	}
 	ev := events.SQSEvent{Records: []events.SQSMessage{{MessageId: ds[0].ID, Body: string(ds[0].Body)}}}
 	for i := 0; i < 3; i++ {
-		res, err := w.st.Ingest.HandleSQS(context.Background(), ev)
+		res, err := w.Stack.Ingest.HandleSQS(context.Background(), ev)
 		if err != nil || len(res.BatchItemFailures) != 0 {
 			t.Fatalf("delivery %d: %+v %v", i, res, err)
 		}
 	}
-	if got := w.contacts(t, "acme"); len(got) != 1 {
+	if got := w.Contacts(t, "acme"); len(got) != 1 {
 		t.Errorf("contacts = %d, want 1", len(got))
 	}
-	if got := w.audited(t, "acme", "contact.created"); len(got) != 1 {
+	if got := w.Audited(t, "acme", "contact.created"); len(got) != 1 {
 		t.Errorf("contact.created entries = %d, want 1", len(got))
 	}
 }
 
 func TestING05_PoisonMessageGoesToDeadLetterWithReason(t *testing.T) {
-	w := newWorld(t)
+	w := stacktest.New(t)
 	ctx := tenant.With(context.Background(), "acme")
-	p := &ingest.Producer{Queue: w.st.Queues, Keys: w.st.Keys}
+	p := &ingest.Producer{Queue: w.Stack.Queues, Keys: w.Stack.Keys}
 	good := []ingest.Submission{
 		{Contact: contact.Contact{Email: "a@example.com"}, Via: "api"},
 		{Contact: contact.Contact{Email: "b@example.com"}, Via: "api"},
@@ -286,7 +182,7 @@ func TestING05_PoisonMessageGoesToDeadLetterWithReason(t *testing.T) {
 		{Body: []byte(`not json`)},                               // not a message
 		{Body: []byte(`{"v":1,"org":"../etc","sealed":"AAAA"}`)}, // no valid tenant
 	}
-	if _, err := w.st.Queues.Send(ctx, ingest.Queue, poison, 0); err != nil {
+	if _, err := w.Stack.Queues.Send(ctx, ingest.Queue, poison, 0); err != nil {
 		t.Fatal(err)
 	}
 	// A submission that was valid when queued but is not now (a rule changed).
@@ -296,12 +192,12 @@ func TestING05_PoisonMessageGoesToDeadLetterWithReason(t *testing.T) {
 	if err := p.Send(ctx, good[1:]); err != nil {
 		t.Fatal(err)
 	}
-	w.drain(t)
-	got := w.contacts(t, "acme")
+	w.Drain(t, ingest.Queue)
+	got := w.Contacts(t, "acme")
 	if len(got) != 2 {
 		t.Errorf("contacts = %d, want the 2 good neighbours", len(got))
 	}
-	dead, err := w.st.Queues.Receive(ctx, ingest.DeadLetterQueue, 10, time.Minute)
+	dead, err := w.Stack.Queues.Receive(ctx, ingest.DeadLetterQueue, 10, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -316,7 +212,7 @@ func TestING05_PoisonMessageGoesToDeadLetterWithReason(t *testing.T) {
 			t.Errorf("reason echoes personal data: %q", d.Attributes["reason"])
 		}
 	}
-	if n := w.drain(t); n != 0 {
+	if n := w.Drain(t, ingest.Queue); n != 0 {
 		t.Errorf("%d messages came back after dead-lettering", n)
 	}
 }
@@ -336,12 +232,12 @@ func (f flaky) Upsert(ctx context.Context, c contact.Contact, actor string, d ma
 }
 
 func TestING05_RepeatedFailureEndsInDeadLetterAndNeighboursAreStoredOnce(t *testing.T) {
-	w := newWorld(t)
+	w := stacktest.New(t)
 	ctx := tenant.With(context.Background(), "acme")
-	consumer := *w.st.Ingest
-	consumer.Contacts = flaky{Contacts: w.st.Contacts, bad: "fails@example.com"}
-	pl := &poller.Poller{Queue: w.st.Queues, Name: ingest.Queue, Handler: consumer.HandleSQS}
-	p := &ingest.Producer{Queue: w.st.Queues, Keys: w.st.Keys}
+	consumer := *w.Stack.Ingest
+	consumer.Contacts = flaky{Contacts: w.Stack.Contacts, bad: "fails@example.com"}
+	pl := &poller.Poller{Queue: w.Stack.Queues, Name: ingest.Queue, Handler: consumer.HandleSQS}
+	p := &ingest.Producer{Queue: w.Stack.Queues, Keys: w.Stack.Keys}
 	var subs []ingest.Submission
 	for _, e := range []string{"a@example.com", "fails@example.com", "b@example.com"} {
 		subs = append(subs, ingest.Submission{Contact: contact.Contact{Email: e}, Via: "api"})
@@ -353,68 +249,68 @@ func TestING05_RepeatedFailureEndsInDeadLetterAndNeighboursAreStoredOnce(t *test
 		if _, err := pl.Drain(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		w.clock.Advance(time.Minute + time.Second) // the failed one becomes visible again
+		w.Clock.Advance(time.Minute + time.Second) // the failed one becomes visible again
 	}
-	if got := w.contacts(t, "acme"); len(got) != 2 {
+	if got := w.Contacts(t, "acme"); len(got) != 2 {
 		t.Errorf("contacts = %d, want the 2 neighbours", len(got))
 	}
-	if got := w.audited(t, "acme", "contact.created"); len(got) != 2 {
+	if got := w.Audited(t, "acme", "contact.created"); len(got) != 2 {
 		t.Errorf("contact.created = %d, want each neighbour once", len(got))
 	}
-	dead, _ := w.st.Queues.Receive(ctx, ingest.DeadLetterQueue, 10, time.Minute)
+	dead, _ := w.Stack.Queues.Receive(ctx, ingest.DeadLetterQueue, 10, time.Minute)
 	if len(dead) != 1 {
 		t.Errorf("dead letters = %d, want the failing message", len(dead))
 	}
 }
 
 func TestING04_ErasedSubjectIsNotResurrected(t *testing.T) {
-	w := newWorld(t)
+	w := stacktest.New(t)
 	ctx := tenant.With(context.Background(), "acme")
-	if err := w.st.Contacts.Suppress(ctx, contact.Contact{Email: "gone@example.com", Phone: "+14155552671"}); err != nil {
+	if err := w.Stack.Contacts.Suppress(ctx, contact.Contact{Email: "gone@example.com", Phone: "+14155552671"}); err != nil {
 		t.Fatal(err)
 	}
-	tok := w.token(t, "acme", auth.Principal{Role: auth.Admin})
-	w.do(t, "POST", "/v1/contacts", tok, `{"contacts":[{"email":"Gone@Example.com"},{"phone":"+1 415 555 2671"},{"email":"kept@example.com"}]}`)
-	w.drain(t)
-	got := w.contacts(t, "acme")
+	tok := w.Token(t, "acme", auth.Principal{Role: auth.Admin})
+	w.Do(t, "POST", "/v1/contacts", tok, `{"contacts":[{"email":"Gone@Example.com"},{"phone":"+1 415 555 2671"},{"email":"kept@example.com"}]}`)
+	w.Drain(t, ingest.Queue)
+	got := w.Contacts(t, "acme")
 	if len(got) != 1 || got[0].Email != "kept@example.com" {
 		t.Errorf("contacts = %+v, want only kept@example.com", got)
 	}
 }
 
 func TestRET09_ResyncSkipsWhatItHasAndNeverDuplicates(t *testing.T) {
-	w := newWorld(t)
+	w := stacktest.New(t)
 	ctx := tenant.With(context.Background(), "acme")
 	c := contact.Contact{Email: "a@example.com", Source: "hubspot", SourceID: "123", Title: "CTO"}
 	c, _ = contact.Normalize(c, "")
-	id, out, err := w.st.Contacts.Upsert(ctx, c, "sync", nil)
+	id, out, err := w.Stack.Contacts.Upsert(ctx, c, "sync", nil)
 	if err != nil || out != contact.Created {
 		t.Fatalf("first = %s %v", out, err)
 	}
-	if _, out, _ := w.st.Contacts.Upsert(ctx, c, "sync", nil); out != contact.Duplicate {
+	if _, out, _ := w.Stack.Contacts.Upsert(ctx, c, "sync", nil); out != contact.Duplicate {
 		t.Errorf("same content again = %s, want duplicate", out)
 	}
 	c.Title = "CEO"
-	id2, out, _ := w.st.Contacts.Upsert(ctx, c, "sync", nil)
+	id2, out, _ := w.Stack.Contacts.Upsert(ctx, c, "sync", nil)
 	if out != contact.Updated || id2 != id {
 		t.Errorf("changed content = %s on %s, want updated on %s", out, id2, id)
 	}
-	if got := w.contacts(t, "acme"); len(got) != 1 || got[0].Title != "CEO" {
+	if got := w.Contacts(t, "acme"); len(got) != 1 || got[0].Title != "CEO" {
 		t.Errorf("contacts = %+v, want one, with the new title", got)
 	}
 }
 
 func TestENC02_NoPlaintextPIIInTheDataFolder(t *testing.T) {
-	w := newWorld(t)
-	tok := w.token(t, "acme", auth.Principal{Role: auth.Admin})
+	w := stacktest.New(t)
+	tok := w.Token(t, "acme", auth.Principal{Role: auth.Admin})
 	pii := []string{"zelda.quixote@example.com", "+14155550123", "Quixotezelda"}
 	body := `{"email":"` + pii[0] + `","phone":"` + pii[1] + `","lastName":"` + pii[2] + `"}`
-	if rec := w.do(t, "POST", "/v1/contacts", tok, body); rec.Code != 202 {
+	if rec := w.Do(t, "POST", "/v1/contacts", tok, body); rec.Code != 202 {
 		t.Fatalf("submit = %d %s", rec.Code, rec.Body)
 	}
 	scan := func(stage string) {
 		t.Helper()
-		filepath.WalkDir(w.data, func(path string, d fs.DirEntry, err error) error {
+		filepath.WalkDir(w.Data, func(path string, d fs.DirEntry, err error) error {
 			if err != nil || d.IsDir() {
 				return err
 			}
@@ -428,83 +324,83 @@ func TestENC02_NoPlaintextPIIInTheDataFolder(t *testing.T) {
 		})
 	}
 	scan("queued")
-	w.drain(t)
-	if got := w.contacts(t, "acme"); len(got) != 1 || got[0].Email != pii[0] {
+	w.Drain(t, ingest.Queue)
+	if got := w.Contacts(t, "acme"); len(got) != 1 || got[0].Email != pii[0] {
 		t.Fatalf("contacts = %+v", got)
 	}
 	scan("stored")
 }
 
 func TestENC03_FindByEmailThroughTheBlindIndex(t *testing.T) {
-	w := newWorld(t)
-	admin := w.token(t, "acme", auth.Principal{Role: auth.Admin})
-	w.do(t, "POST", "/v1/contacts", admin, `{"contacts":[{"email":"ada@example.com"},{"email":"bob@example.com","phone":"+14155552671"}]}`)
-	w.drain(t)
-	rec := w.do(t, "GET", "/v1/contacts?email=ADA@example.com", admin, "")
-	page := decode[struct{ Items []contact.Contact }](t, rec)
+	w := stacktest.New(t)
+	admin := w.Token(t, "acme", auth.Principal{Role: auth.Admin})
+	w.Do(t, "POST", "/v1/contacts", admin, `{"contacts":[{"email":"ada@example.com"},{"email":"bob@example.com","phone":"+14155552671"}]}`)
+	w.Drain(t, ingest.Queue)
+	rec := w.Do(t, "GET", "/v1/contacts?email=ADA@example.com", admin, "")
+	page := stacktest.Decode[struct{ Items []contact.Contact }](t, rec)
 	if rec.Code != 200 || len(page.Items) != 1 || page.Items[0].Email != "ada@example.com" {
 		t.Errorf("find by email = %d %+v", rec.Code, page.Items)
 	}
-	rec = w.do(t, "GET", "/v1/contacts?phone=%2B1%20415%20555%202671", admin, "")
-	page = decode[struct{ Items []contact.Contact }](t, rec)
+	rec = w.Do(t, "GET", "/v1/contacts?phone=%2B1%20415%20555%202671", admin, "")
+	page = stacktest.Decode[struct{ Items []contact.Contact }](t, rec)
 	if len(page.Items) != 1 || page.Items[0].Email != "bob@example.com" {
 		t.Errorf("find by phone = %+v", page.Items)
 	}
-	other := w.token(t, "globex", auth.Principal{Role: auth.Admin})
-	rec = w.do(t, "GET", "/v1/contacts?email=ada@example.com", other, "")
-	if page = decode[struct{ Items []contact.Contact }](t, rec); len(page.Items) != 0 {
+	other := w.Token(t, "globex", auth.Principal{Role: auth.Admin})
+	rec = w.Do(t, "GET", "/v1/contacts?email=ada@example.com", other, "")
+	if page = stacktest.Decode[struct{ Items []contact.Contact }](t, rec); len(page.Items) != 0 {
 		t.Errorf("another tenant finds %+v", page.Items)
 	}
 }
 
 func TestACC03_ForeignContactIDAnswers404AndIsAudited(t *testing.T) {
-	w := newWorld(t)
-	acme := w.token(t, "acme", auth.Principal{Role: auth.Owner})
-	globex := w.token(t, "globex", auth.Principal{Role: auth.Owner})
-	w.do(t, "POST", "/v1/contacts", acme, `{"email":"ada@example.com"}`)
-	w.drain(t)
-	id := w.contacts(t, "acme")[0].ID
+	w := stacktest.New(t)
+	acme := w.Token(t, "acme", auth.Principal{Role: auth.Owner})
+	globex := w.Token(t, "globex", auth.Principal{Role: auth.Owner})
+	w.Do(t, "POST", "/v1/contacts", acme, `{"email":"ada@example.com"}`)
+	w.Drain(t, ingest.Queue)
+	id := w.Contacts(t, "acme")[0].ID
 	for _, m := range []string{"GET", "PATCH", "DELETE"} {
 		body := ""
 		if m == "PATCH" {
 			body = `{"title":"x"}`
 		}
-		rec := w.do(t, m, "/v1/contacts/"+id, globex, body)
+		rec := w.Do(t, m, "/v1/contacts/"+id, globex, body)
 		if rec.Code != 404 || strings.Contains(rec.Body.String(), "ada") {
 			t.Errorf("%s foreign contact = %d %s, want a bare 404", m, rec.Code, rec.Body)
 		}
 	}
-	if rec := w.do(t, "GET", "/v1/contacts/"+id, acme, ""); rec.Code != 200 {
+	if rec := w.Do(t, "GET", "/v1/contacts/"+id, acme, ""); rec.Code != 200 {
 		t.Errorf("own contact = %d, want 200 (untouched by the foreign DELETE)", rec.Code)
 	}
-	if got := w.audited(t, "globex", audit.CrossTenantAccess); len(got) != 3 {
+	if got := w.Audited(t, "globex", audit.CrossTenantAccess); len(got) != 3 {
 		t.Errorf("cross-tenant entries in the caller's log = %d, want 3", len(got))
 	}
-	if got := w.audited(t, string(tenant.Platform), audit.CrossTenantAccess); len(got) != 3 {
+	if got := w.Audited(t, string(tenant.Platform), audit.CrossTenantAccess); len(got) != 3 {
 		t.Errorf("cross-tenant entries in the platform log = %d, want 3", len(got))
 	}
-	if rec := w.do(t, "GET", "/v1/contacts/not-an-id", acme, ""); rec.Code != 404 {
+	if rec := w.Do(t, "GET", "/v1/contacts/not-an-id", acme, ""); rec.Code != 404 {
 		t.Errorf("malformed id = %d, want 404", rec.Code)
 	}
 }
 
 func TestACC02_RepsAndManagersSeeOnlyTheirScope(t *testing.T) {
-	w := newWorld(t)
-	rep1 := w.token(t, "acme", auth.Principal{Role: auth.Rep, Sub: "rep1"})
-	rep2 := w.token(t, "acme", auth.Principal{Role: auth.Rep, Sub: "rep2"})
-	north := w.token(t, "acme", auth.Principal{Role: auth.Manager, Sub: "m1", Branch: "north"})
-	admin := w.token(t, "acme", auth.Principal{Role: auth.Admin})
-	w.do(t, "POST", "/v1/contacts", rep1, `{"email":"one@example.com"}`)
-	w.do(t, "POST", "/v1/contacts", rep2, `{"email":"two@example.com","branch":"north"}`)
-	w.do(t, "POST", "/v1/contacts", admin, `{"email":"three@example.com","branch":"south"}`)
-	if rec := w.do(t, "POST", "/v1/contacts", rep1, `{"email":"x@example.com","ownerId":"rep2"}`); rec.Code != 422 {
+	w := stacktest.New(t)
+	rep1 := w.Token(t, "acme", auth.Principal{Role: auth.Rep, Sub: "rep1"})
+	rep2 := w.Token(t, "acme", auth.Principal{Role: auth.Rep, Sub: "rep2"})
+	north := w.Token(t, "acme", auth.Principal{Role: auth.Manager, Sub: "m1", Branch: "north"})
+	admin := w.Token(t, "acme", auth.Principal{Role: auth.Admin})
+	w.Do(t, "POST", "/v1/contacts", rep1, `{"email":"one@example.com"}`)
+	w.Do(t, "POST", "/v1/contacts", rep2, `{"email":"two@example.com","branch":"north"}`)
+	w.Do(t, "POST", "/v1/contacts", admin, `{"email":"three@example.com","branch":"south"}`)
+	if rec := w.Do(t, "POST", "/v1/contacts", rep1, `{"email":"x@example.com","ownerId":"rep2"}`); rec.Code != 422 {
 		t.Errorf("rep creating for another owner = %d, want 422", rec.Code)
 	}
-	w.drain(t)
+	w.Drain(t, ingest.Queue)
 	list := func(tok string) []string {
-		rec := w.do(t, "GET", "/v1/contacts", tok, "")
+		rec := w.Do(t, "GET", "/v1/contacts", tok, "")
 		var out []string
-		for _, c := range decode[struct{ Items []contact.Contact }](t, rec).Items {
+		for _, c := range stacktest.Decode[struct{ Items []contact.Contact }](t, rec).Items {
 			out = append(out, c.Email)
 		}
 		return out
@@ -528,35 +424,35 @@ func TestACC02_RepsAndManagersSeeOnlyTheirScope(t *testing.T) {
 	}
 	// A rep reading a colleague's contact by ID gets 404, not 403.
 	var twoID string
-	for _, c := range w.contacts(t, "acme") {
+	for _, c := range w.Contacts(t, "acme") {
 		if c.Email == "two@example.com" {
 			twoID = c.ID
 		}
 	}
-	if rec := w.do(t, "GET", "/v1/contacts/"+twoID, rep1, ""); rec.Code != 404 {
+	if rec := w.Do(t, "GET", "/v1/contacts/"+twoID, rep1, ""); rec.Code != 404 {
 		t.Errorf("rep1 reading rep2's contact = %d, want 404", rec.Code)
 	}
 }
 
 func TestAUD01_ContactReadsAndChangesAreAudited(t *testing.T) {
-	w := newWorld(t)
-	admin := w.token(t, "acme", auth.Principal{Role: auth.Admin})
-	w.do(t, "POST", "/v1/contacts", admin, `{"email":"ada@example.com","lastName":"Lovelace"}`)
-	w.drain(t)
-	id := w.contacts(t, "acme")[0].ID
-	w.do(t, "GET", "/v1/contacts/"+id, admin, "")
-	rec := w.do(t, "PATCH", "/v1/contacts/"+id, admin, `{"lastName":"Byron","timeZone":"Europe/London"}`)
-	if rec.Code != 200 || decode[contact.Contact](t, rec).LastName != "Byron" {
+	w := stacktest.New(t)
+	admin := w.Token(t, "acme", auth.Principal{Role: auth.Admin})
+	w.Do(t, "POST", "/v1/contacts", admin, `{"email":"ada@example.com","lastName":"Lovelace"}`)
+	w.Drain(t, ingest.Queue)
+	id := w.Contacts(t, "acme")[0].ID
+	w.Do(t, "GET", "/v1/contacts/"+id, admin, "")
+	rec := w.Do(t, "PATCH", "/v1/contacts/"+id, admin, `{"lastName":"Byron","timeZone":"Europe/London"}`)
+	if rec.Code != 200 || stacktest.Decode[contact.Contact](t, rec).LastName != "Byron" {
 		t.Fatalf("rectify = %d %s", rec.Code, rec.Body)
 	}
-	if rec := w.do(t, "PATCH", "/v1/contacts/"+id, admin, `{"id":"c_x","email":"bad"}`); rec.Code != 422 {
+	if rec := w.Do(t, "PATCH", "/v1/contacts/"+id, admin, `{"id":"c_x","email":"bad"}`); rec.Code != 422 {
 		t.Errorf("rectify with read-only field = %d, want 422", rec.Code)
 	}
-	if rec := w.do(t, "DELETE", "/v1/contacts/"+id, admin, ""); rec.Code != 204 {
+	if rec := w.Do(t, "DELETE", "/v1/contacts/"+id, admin, ""); rec.Code != 204 {
 		t.Errorf("delete = %d", rec.Code)
 	}
 	for _, typ := range []string{"contacts.submitted", "contact.created", "contact.read", "contact.rectified", "contact.deleted"} {
-		es := w.audited(t, "acme", typ)
+		es := w.Audited(t, "acme", typ)
 		if len(es) != 1 {
 			t.Errorf("%s entries = %d, want 1", typ, len(es))
 			continue
@@ -566,27 +462,27 @@ func TestAUD01_ContactReadsAndChangesAreAudited(t *testing.T) {
 			t.Errorf("%s entry holds personal data: %s", typ, raw)
 		}
 	}
-	if rec := w.do(t, "GET", "/v1/contacts/"+id, admin, ""); rec.Code != 404 {
+	if rec := w.Do(t, "GET", "/v1/contacts/"+id, admin, ""); rec.Code != 404 {
 		t.Errorf("deleted contact = %d, want 404", rec.Code)
 	}
 }
 
 func TestRET01_IngressQueueForgetsWithin24h(t *testing.T) {
-	w := newWorld(t)
-	tok := w.token(t, "acme", auth.Principal{Role: auth.Admin})
-	w.do(t, "POST", "/v1/contacts", tok, `{"email":"late@example.com"}`)
+	w := stacktest.New(t)
+	tok := w.Token(t, "acme", auth.Principal{Role: auth.Admin})
+	w.Do(t, "POST", "/v1/contacts", tok, `{"email":"late@example.com"}`)
 	ctx := tenant.With(context.Background(), "acme")
-	if _, err := w.st.Queues.Send(ctx, ingest.DeadLetterQueue, []queue.Message{{Body: []byte("x")}}, 0); err != nil {
+	if _, err := w.Stack.Queues.Send(ctx, ingest.DeadLetterQueue, []queue.Message{{Body: []byte("x")}}, 0); err != nil {
 		t.Fatal(err)
 	}
-	w.clock.Advance(ingest.Retention + time.Second)
+	w.Clock.Advance(ingest.Retention + time.Second)
 	for _, q := range []string{ingest.Queue, ingest.DeadLetterQueue} {
-		ds, err := w.st.Queues.Receive(ctx, q, 10, 0)
+		ds, err := w.Stack.Queues.Receive(ctx, q, 10, 0)
 		if err != nil || len(ds) != 0 {
 			t.Errorf("%s after 24h: %d messages (%v), want none", q, len(ds), err)
 		}
 	}
-	if got := w.contacts(t, "acme"); len(got) != 0 {
+	if got := w.Contacts(t, "acme"); len(got) != 0 {
 		t.Errorf("contacts = %d, want 0", len(got))
 	}
 }

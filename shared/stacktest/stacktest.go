@@ -1,0 +1,144 @@
+// Package stacktest opens the one-machine stack for tests that drive Alto
+// end to end: a settable clock, tokens, requests through the real API and
+// draining of the local queues.
+package stacktest
+
+import (
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/alto/alto/shared/audit"
+	"github.com/alto/alto/shared/auth"
+	"github.com/alto/alto/shared/contact"
+	"github.com/alto/alto/shared/stack"
+	"github.com/alto/alto/shared/tenant"
+)
+
+// Clock is a settable clock, safe for concurrent use.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+
+// Set moves the clock to t.
+func (c *Clock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
+
+// Advance moves the clock forward by d.
+func (c *Clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+// World is a stack in a temporary data folder.
+type World struct {
+	Stack *stack.Stack
+	Clock *Clock
+	Data  string // the data folder
+}
+
+// New opens a stack in t.TempDir() with a settable clock starting now.
+func New(t testing.TB) *World {
+	t.Helper()
+	clk := &Clock{t: time.Now().UTC().Truncate(time.Second)}
+	data := t.TempDir()
+	st, err := stack.Open(stack.Config{Data: data, Now: clk.Now, BaseURL: "https://alto.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return &World{Stack: st, Clock: clk, Data: data}
+}
+
+// Token mints a 10-minute token for p in org (Sub defaults to "u-<role>").
+func (w *World) Token(t testing.TB, org string, p auth.Principal) string {
+	t.Helper()
+	p.Org = org
+	if p.Sub == "" {
+		p.Sub = "u-" + string(p.Role)
+	}
+	tok, err := w.Stack.Issuer.Mint(p, 10*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// Do serves one request through the API. A non-empty body is sent as JSON
+// unless hdr sets another Content-Type; hdr holds header name, value pairs.
+func (w *World) Do(t testing.TB, method, path, token, body string, hdr ...string) *httptest.ResponseRecorder {
+	t.Helper()
+	r := httptest.NewRequest(method, path, strings.NewReader(body))
+	r.RemoteAddr = "192.0.2.1:1234"
+	if token != "" {
+		r.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != "" {
+		r.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		r.Header.Set(hdr[i], hdr[i+1])
+	}
+	rec := httptest.NewRecorder()
+	w.Stack.API.ServeHTTP(rec, r)
+	return rec
+}
+
+// Drain runs the local poller of queue until it has nothing visible and
+// returns how many messages it handled.
+func (w *World) Drain(t testing.TB, queue string) int {
+	t.Helper()
+	for _, p := range w.Stack.Pollers() {
+		if p.Name == queue {
+			n, err := p.Drain(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("no poller for queue %s", queue)
+	return 0
+}
+
+// Ctx returns a context scoped to org (tenant.Platform for the platform).
+func Ctx(org string) context.Context {
+	if org == string(tenant.Platform) {
+		return tenant.WithPlatform(context.Background())
+	}
+	return tenant.With(context.Background(), tenant.ID(org))
+}
+
+// Contacts returns up to 1,000 contacts of org.
+func (w *World) Contacts(t testing.TB, org string) []contact.Contact {
+	t.Helper()
+	all, _, err := w.Stack.Contacts.List(Ctx(org), auth.Scope{All: true}, "", 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return all
+}
+
+// Audited returns up to 1,000 audit entries of org with type typ.
+func (w *World) Audited(t testing.TB, org, typ string) []audit.Entry {
+	t.Helper()
+	es, _, err := w.Stack.Audit.List(Ctx(org), audit.Filter{Type: typ, Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return es
+}
+
+// Decode decodes a JSON response body into a T.
+func Decode[T any](t testing.TB, rec *httptest.ResponseRecorder) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil {
+		t.Fatalf("decode %s: %v", rec.Body, err)
+	}
+	return v
+}
