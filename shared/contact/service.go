@@ -511,3 +511,57 @@ func (s *Service) Delete(ctx context.Context, scope auth.Scope, id, actor string
 	_, err := s.Audit.Append(ctx, audit.Entry{Type: "contact.deleted", Actor: actor, Target: id})
 	return err
 }
+
+// Flag is one of the subject's own choices on a contact.
+type Flag string
+
+// Flags.
+const (
+	OptedOutFlag   Flag = "optedOut"   // PER-03: no more messages
+	RestrictedFlag Flag = "restricted" // DSR restriction of processing
+	ObjectedFlag   Flag = "objected"   // DSR objection to processing
+)
+
+// SetFlag sets flag on contact id (regardless of scope: the subject's
+// choice is theirs) and reports whether it changed. Setting a flag that is
+// already set changes nothing. Returns ErrNotFound if there is no such
+// contact.
+func (s *Service) SetFlag(ctx context.Context, id string, flag Flag) (bool, error) {
+	if err := checkID(ctx, id); err != nil {
+		return false, err
+	}
+	for attempt := 0; attempt < 5; attempt++ {
+		cur, it, err := s.load(ctx, id)
+		if err != nil {
+			return false, err
+		}
+		next := cur.Contact
+		var target *bool
+		switch flag {
+		case OptedOutFlag:
+			target = &next.OptedOut
+		case RestrictedFlag:
+			target = &next.Restricted
+		case ObjectedFlag:
+			target = &next.Objected
+		default:
+			return false, fmt.Errorf("contact: unknown flag %q", flag)
+		}
+		if *target {
+			return false, nil
+		}
+		*target = true
+		next.UpdatedAt = s.now()
+		err = s.save(ctx, next, cur.SourceHash, it.Version, store.IfVersion)
+		if errors.Is(err, store.ErrConditionFailed) {
+			continue
+		}
+		return err == nil, err
+	}
+	return false, fmt.Errorf("contact: set %s on %s: %w", flag, id, store.ErrConditionFailed)
+}
+
+// OptOut opts contact id out of all messages; see SetFlag.
+func (s *Service) OptOut(ctx context.Context, id string) (bool, error) {
+	return s.SetFlag(ctx, id, OptedOutFlag)
+}

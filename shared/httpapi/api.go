@@ -14,6 +14,7 @@ import (
 
 	"github.com/alto/alto/shared/audit"
 	"github.com/alto/alto/shared/auth"
+	"github.com/alto/alto/shared/campaign"
 	"github.com/alto/alto/shared/contact"
 	"github.com/alto/alto/shared/store"
 )
@@ -43,6 +44,10 @@ type Config struct {
 		Get(ctx context.Context, k store.Key) (store.Item, error)
 		Put(ctx context.Context, it store.Item, cond store.Cond) (store.Item, error)
 	}
+	// Campaigns serves campaigns, drafts and opt-outs; OptOuts records
+	// the opt-outs.
+	Campaigns *campaign.Service
+	OptOuts   campaign.OptOuts
 	// Extra routes served beside the API, under the same secure headers and
 	// per-address rate limit (the local server mounts signed blob URLs here).
 	Extra map[string]http.Handler
@@ -99,6 +104,7 @@ func New(cfg Config) *API {
 	// Each capability lists its routes in its own file.
 	a.routes = a.coreRoutes()
 	a.routes = append(a.routes, a.contactRoutes()...)
+	a.routes = append(a.routes, a.campaignRoutes()...)
 	for _, rt := range a.routes {
 		var h http.Handler
 		if rt.Action == "" {

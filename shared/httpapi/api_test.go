@@ -19,6 +19,7 @@ import (
 	"github.com/alto/alto/shared/audit"
 	"github.com/alto/alto/shared/auth"
 	"github.com/alto/alto/shared/bolt"
+	"github.com/alto/alto/shared/campaign"
 	"github.com/alto/alto/shared/contact"
 	"github.com/alto/alto/shared/ingest"
 	"github.com/alto/alto/shared/localkeys"
@@ -82,12 +83,15 @@ func newHarness(t *testing.T, mod func(*Config)) *harness {
 		t.Fatal(err)
 	}
 	ring := seal.NewKeyring(master, keysets)
-	queues, err := db.Queues(ingest.Queues()...)
+	queues, err := db.Queues(append(ingest.Queues(), campaign.Queues()...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
+	contacts := &contact.Service{Store: st, Keys: ring, Audit: log, Now: clk.Now}
 	cfg := Config{Verifier: v, Audit: log, Logins: st, JWKS: iss.JWKS(), OpenAPI: alto.OpenAPI, Now: clk.Now,
-		Contacts:    &contact.Service{Store: st, Keys: ring, Audit: log, Now: clk.Now},
+		Contacts: contacts, OptOuts: contacts,
+		Campaigns: &campaign.Service{Store: st, Keys: ring, Contacts: contacts, Queue: queues,
+			Personalizer: campaign.Templates{}, Audit: log, Now: clk.Now},
 		Ingress:     &ingest.Producer{Queue: queues, Keys: ring},
 		Idempotency: st}
 	if mod != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/alto/alto/shared/audit"
 	"github.com/alto/alto/shared/auth"
 	"github.com/alto/alto/shared/bolt"
+	"github.com/alto/alto/shared/campaign"
 	"github.com/alto/alto/shared/contact"
 	"github.com/alto/alto/shared/fsblob"
 	"github.com/alto/alto/shared/httpapi"
@@ -61,9 +62,10 @@ type Stack struct {
 	API    *httpapi.API
 	Logger *slog.Logger
 	// Queues holds the ingress queue and its dead-letter queue.
-	Queues   *bolt.Queue
-	Contacts *contact.Service
-	Ingest   *ingest.Consumer
+	Queues    *bolt.Queue
+	Contacts  *contact.Service
+	Ingest    *ingest.Consumer
+	Campaigns *campaign.Service
 }
 
 // Files of the data folder.
@@ -146,18 +148,21 @@ func Open(cfg Config) (*Stack, error) {
 	st := &Stack{Config: cfg, DB: db, Store: db.Store(), Blobs: blobs, Issuer: issuer, Logger: logger,
 		Keys: seal.NewKeyring(master, keysets)}
 	st.Audit = audit.New(st.Store, cfg.Now)
-	if st.Queues, err = db.Queues(ingest.Queues()...); err != nil {
+	if st.Queues, err = db.Queues(append(ingest.Queues(), campaign.Queues()...)...); err != nil {
 		db.Close()
 		return nil, err
 	}
 	st.Contacts = &contact.Service{Store: st.Store, Keys: st.Keys, Audit: st.Audit, Now: cfg.Now}
 	st.Ingest = &ingest.Consumer{Keys: st.Keys, Contacts: st.Contacts, Dead: st.Queues, Logger: logger}
+	st.Campaigns = &campaign.Service{Store: st.Store, Keys: st.Keys, Contacts: st.Contacts, Queue: st.Queues,
+		Personalizer: campaign.Templates{}, Audit: st.Audit, BaseURL: cfg.BaseURL, Now: cfg.Now, Logger: logger}
 	api := httpapi.Config{
 		Verifier: verifier, Audit: st.Audit, Logins: st.Store, DigestKey: logKey,
 		JWKS: issuer.JWKS(), OpenAPI: alto.OpenAPI, Logger: logger, Now: cfg.Now,
 		PerTenant: httpapi.DefaultPerTenant, PerIP: httpapi.DefaultPerIP, Public: httpapi.DefaultPublic,
 		Extra:    map[string]http.Handler{"/blob/": blobs.Handler()},
 		Contacts: st.Contacts, Ingress: &ingest.Producer{Queue: st.Queues, Keys: st.Keys}, Idempotency: st.Store,
+		Campaigns: st.Campaigns, OptOuts: st.Contacts,
 	}
 	for dst, src := range map[*httpapi.Rate]*httpapi.Rate{&api.PerTenant: cfg.PerTenant, &api.PerIP: cfg.PerIP, &api.Public: cfg.Public} {
 		if src != nil {
@@ -192,6 +197,7 @@ func (s *Stack) Schedules() []Schedule {
 func (s *Stack) Pollers() []*poller.Poller {
 	return []*poller.Poller{
 		{Queue: s.Queues, Name: ingest.Queue, Handler: s.Ingest.HandleSQS, Logger: s.Logger},
+		{Queue: s.Queues, Name: campaign.Queue, Handler: s.Campaigns.HandleSQS, Logger: s.Logger},
 	}
 }
 
