@@ -96,4 +96,3 @@ func (s *Service) addFooter(ctx context.Context, camp Campaign, c contact.Contac
 	d.ListUnsubscribePost = "List-Unsubscribe=One-Click"
 	return nil
 }
-
