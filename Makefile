@@ -5,7 +5,7 @@ FUNCTIONS := $(notdir $(wildcard functions/*))
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GOVULNCHECK := golang.org/x/vuln/cmd/govulncheck@v1.9.0
 
-.PHONY: help run test build lint vuln bench clean
+.PHONY: help run test build lint vuln bench conformance clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
@@ -39,6 +39,11 @@ bench: ## benchmarks, as ratios against baselines of the same run, into docs/BEN
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./... | tee build/bench.txt
 	./.ci/benchreport < build/bench.txt > docs/BENCHMARKS.md
 	@echo "wrote docs/BENCHMARKS.md"
+
+conformance: ## every SPEC promise mapped to its tests, into docs/CONFORMANCE.md; fails on a promise without a passing test
+	@mkdir -p build
+	$(GO) test -count=1 -json ./... > build/test.json || true
+	$(GO) run ./infra/conformance --spec ../shared/SPEC.md --out docs/CONFORMANCE.md < build/test.json
 
 clean: ## remove build output
 	rm -rf build
