@@ -1,6 +1,7 @@
 package bolt_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"go.etcd.io/bbolt"
@@ -310,4 +311,46 @@ func queues(tb testing.TB, db *bolt.DB, cfgs ...queue.Config) *bolt.Queue {
 		tb.Fatalf("Queues: %v", err)
 	}
 	return q
+}
+
+func TestPRG02_DeleteTenantRemovesOnlyThatTenant(t *testing.T) {
+	clk := newClock()
+	s := open(t, filepath.Join(t.TempDir(), "alto.db"), clk).Store()
+	acme, other := tenant.With(t.Context(), "acme"), tenant.With(t.Context(), "acme-b")
+	for _, ctx := range []context.Context{acme, other} {
+		var items []store.Item
+		for i := 0; i < 250; i++ {
+			items = append(items, store.Item{PK: fmt.Sprintf("P%d", i%7), SK: fmt.Sprint(i), Index: "ix",
+				ExpiresAt: clk.Now().Add(time.Hour)})
+		}
+		if err := s.BatchPut(ctx, items); err != nil {
+			t.Fatal(err)
+		}
+	}
+	total := 0
+	for {
+		n, err := s.DeleteTenant(acme, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n > 100 {
+			t.Fatalf("one step removed %d items, want at most 100", n)
+		}
+		if total += n; n == 0 {
+			break
+		}
+	}
+	if total != 250 {
+		t.Errorf("removed %d items, want 250", total)
+	}
+	if page, _ := s.Query(acme, store.Query{Index: "ix"}); len(page.Items) != 0 {
+		t.Errorf("acme's index still finds %d items", len(page.Items))
+	}
+	page, err := s.Query(other, store.Query{Index: "ix", Limit: 1000})
+	if err != nil || len(page.Items) != 250 {
+		t.Errorf("the other tenant has %d items (%v), want 250 untouched", len(page.Items), err)
+	}
+	if _, err := s.DeleteTenant(t.Context(), 10); !errors.Is(err, tenant.ErrNoTenant) {
+		t.Errorf("without a tenant: %v, want ErrNoTenant", err)
+	}
 }

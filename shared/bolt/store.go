@@ -518,3 +518,39 @@ func checkPart(name, s string, required bool) error {
 	}
 	return nil
 }
+
+// DeleteTenant removes up to limit items of the context's tenant, whatever
+// their partition, with their index and expiry entries, and returns how many
+// it removed; 0 means none are left. It is the physical deletion step of a
+// workspace purge. Returns store.ErrInvalid if limit is less than 1 and
+// tenant.ErrNoTenant without a tenant.
+func (s *Store) DeleteTenant(ctx context.Context, limit int) (int, error) {
+	t, err := tenant.From(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if limit < 1 {
+		return 0, fmt.Errorf("bolt: delete tenant: limit %d, want at least 1: %w", limit, store.ErrInvalid)
+	}
+	prefix := appendString(nil, string(t))
+	var n int
+	err = s.db.Update(func(tx *bbolt.Tx) error {
+		x := itemsOf(tx)
+		var keys [][]byte
+		c := x.items.Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(keys) < limit; k, _ = c.Next() {
+			keys = append(keys, bytes.Clone(k))
+		}
+		for _, k := range keys {
+			if err := x.remove(k); err != nil {
+				return err
+			}
+		}
+		n = len(keys)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("bolt: delete tenant: %w", err)
+	}
+	return n, nil
+}
