@@ -16,6 +16,7 @@ import (
 	"github.com/alto/alto/shared/auth"
 	"github.com/alto/alto/shared/campaign"
 	"github.com/alto/alto/shared/contact"
+	"github.com/alto/alto/shared/purge"
 	"github.com/alto/alto/shared/store"
 )
 
@@ -48,6 +49,9 @@ type Config struct {
 	// the opt-outs.
 	Campaigns *campaign.Service
 	OptOuts   campaign.OptOuts
+	// Purges runs workspace purges; a purged tenant's requests answer 410
+	// Gone, but for the purge's own status.
+	Purges *purge.Service
 	// Extra routes served beside the API, under the same secure headers and
 	// per-address rate limit (the local server mounts signed blob URLs here).
 	Extra map[string]http.Handler
@@ -105,6 +109,7 @@ func New(cfg Config) *API {
 	a.routes = a.coreRoutes()
 	a.routes = append(a.routes, a.contactRoutes()...)
 	a.routes = append(a.routes, a.campaignRoutes()...)
+	a.routes = append(a.routes, a.workspaceRoutes()...)
 	for _, rt := range a.routes {
 		var h http.Handler
 		if rt.Action == "" {

@@ -23,6 +23,7 @@ import (
 	"github.com/alto/alto/shared/contact"
 	"github.com/alto/alto/shared/ingest"
 	"github.com/alto/alto/shared/localkeys"
+	"github.com/alto/alto/shared/purge"
 	"github.com/alto/alto/shared/seal"
 	"github.com/alto/alto/shared/store"
 	"github.com/alto/alto/shared/tenant"
@@ -93,7 +94,8 @@ func newHarness(t *testing.T, mod func(*Config)) *harness {
 		Campaigns: &campaign.Service{Store: st, Keys: ring, Contacts: contacts, Queue: queues,
 			Personalizer: campaign.Templates{}, Audit: log, Now: clk.Now},
 		Ingress:     &ingest.Producer{Queue: queues, Keys: ring},
-		Idempotency: st}
+		Idempotency: st,
+		Purges:      &purge.Service{Keys: ring, Store: st, Data: st, Audit: log, Now: clk.Now}}
 	if mod != nil {
 		mod(&cfg)
 	}

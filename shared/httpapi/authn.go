@@ -41,11 +41,24 @@ func (a *API) authedRoute(action auth.Action, h func(http.ResponseWriter, *http.
 			tooMany(w, r, wait)
 			return
 		}
-		if err := a.noteLogin(ctx, p, claims, r.Header.Get("Authorization")); err != nil {
+		// A purged workspace keeps no new records; its owner may still
+		// follow the purge.
+		gone, err := a.purged(ctx, p.Org)
+		if err == nil && gone && action != auth.PurgeWorkspace {
+			err = errGone
+		}
+		if err == nil && !gone {
+			err = a.noteLogin(ctx, p, claims, r.Header.Get("Authorization"))
+		}
+		if err != nil {
 			a.fail(w, r, err)
 			return
 		}
 		if !auth.Allowed(p.Role, action) {
+			if gone {
+				writeProblem(w, r, errForbidden)
+				return
+			}
 			if _, err := a.cfg.Audit.Append(ctx, audit.Entry{Type: "access.denied", Actor: p.Sub,
 				Detail: map[string]string{"route": r.Pattern, "role": string(p.Role)}}); err != nil {
 				a.fail(w, r, err)
@@ -58,6 +71,14 @@ func (a *API) authedRoute(action auth.Action, h func(http.ResponseWriter, *http.
 			a.fail(w, r, err)
 		}
 	})
+}
+
+// purged reports whether org's workspace was purged.
+func (a *API) purged(ctx context.Context, org string) (bool, error) {
+	if a.cfg.Purges == nil {
+		return false, nil
+	}
+	return a.cfg.Purges.Purged(ctx, org)
 }
 
 // authFailed records a refused token in the platform's audit log with a

@@ -7,6 +7,7 @@ import (
 
 	"github.com/alto/alto/shared/auth"
 	"github.com/alto/alto/shared/blob"
+	"github.com/alto/alto/shared/seal"
 	"github.com/alto/alto/shared/store"
 	"github.com/alto/alto/shared/valid"
 )
@@ -33,6 +34,7 @@ var (
 	errInternal      = errors.New("internal error")
 	errBodyTooLarge  = errors.New("the body is too large")
 	errUnprocessable = errors.New("the request is not valid")
+	errGone          = errors.New("this workspace was purged")
 )
 
 // statusTable maps error kinds to HTTP status, the one place where that is
@@ -49,6 +51,8 @@ var statusTable = []struct {
 	{blob.ErrNotFound, http.StatusNotFound, errNotFound.Error()},
 	{errNotFound, http.StatusNotFound, errNotFound.Error()},
 	{errMethod, http.StatusMethodNotAllowed, errMethod.Error()},
+	{seal.ErrShredded, http.StatusGone, "this workspace was purged"},
+	{errGone, http.StatusGone, "this workspace was purged"},
 	{store.ErrConditionFailed, http.StatusConflict, "the resource changed or already exists"},
 	{errBodyTooLarge, http.StatusRequestEntityTooLarge, errBodyTooLarge.Error()},
 	{errMediaType, http.StatusUnsupportedMediaType, errMediaType.Error()},

@@ -28,6 +28,7 @@ import (
 	"github.com/alto/alto/shared/ingest"
 	"github.com/alto/alto/shared/localkeys"
 	"github.com/alto/alto/shared/poller"
+	"github.com/alto/alto/shared/purge"
 	"github.com/alto/alto/shared/scrub"
 	"github.com/alto/alto/shared/seal"
 )
@@ -66,6 +67,7 @@ type Stack struct {
 	Contacts  *contact.Service
 	Ingest    *ingest.Consumer
 	Campaigns *campaign.Service
+	Purges    *purge.Service
 }
 
 // Files of the data folder.
@@ -154,6 +156,7 @@ func Open(cfg Config) (*Stack, error) {
 	}
 	st.Contacts = &contact.Service{Store: st.Store, Keys: st.Keys, Audit: st.Audit, Now: cfg.Now}
 	st.Ingest = &ingest.Consumer{Keys: st.Keys, Contacts: st.Contacts, Dead: st.Queues, Logger: logger}
+	st.Purges = &purge.Service{Keys: st.Keys, Store: st.Store, Data: st.Store, Blobs: blobs, Audit: st.Audit, Now: cfg.Now}
 	st.Campaigns = &campaign.Service{Store: st.Store, Keys: st.Keys, Contacts: st.Contacts, Queue: st.Queues,
 		Personalizer: campaign.Templates{}, Audit: st.Audit, BaseURL: cfg.BaseURL, Now: cfg.Now, Logger: logger}
 	api := httpapi.Config{
@@ -162,7 +165,7 @@ func Open(cfg Config) (*Stack, error) {
 		PerTenant: httpapi.DefaultPerTenant, PerIP: httpapi.DefaultPerIP, Public: httpapi.DefaultPublic,
 		Extra:    map[string]http.Handler{"/blob/": blobs.Handler()},
 		Contacts: st.Contacts, Ingress: &ingest.Producer{Queue: st.Queues, Keys: st.Keys}, Idempotency: st.Store,
-		Campaigns: st.Campaigns, OptOuts: st.Contacts,
+		Campaigns: st.Campaigns, OptOuts: st.Contacts, Purges: st.Purges,
 	}
 	for dst, src := range map[*httpapi.Rate]*httpapi.Rate{&api.PerTenant: cfg.PerTenant, &api.PerIP: cfg.PerIP, &api.Public: cfg.Public} {
 		if src != nil {
@@ -201,6 +204,10 @@ func (s *Stack) Pollers() []*poller.Poller {
 	}
 }
 
+// maxPurgeSteps bounds the purge work of one sweep run (each step deletes
+// up to 1,000 records and 1,000 files per purge); the next run goes on.
+const maxPurgeSteps = 100
+
 // sweep removes expired items in bounded batches until none are left or
 // ctx ends.
 func (s *Stack) sweep(ctx context.Context) error {
@@ -215,11 +222,22 @@ func (s *Stack) sweep(ctx context.Context) error {
 			break
 		}
 	}
+	purged := 0
+	for step := 0; step < maxPurgeSteps && ctx.Err() == nil; step++ {
+		n, err := s.Purges.Step(ctx, 1000)
+		if err != nil {
+			return fmt.Errorf("sweep: %w", err)
+		}
+		purged += n
+		if n == 0 {
+			break
+		}
+	}
 	msgs, err := s.Queues.DeleteExpired(ctx)
 	if err != nil {
 		return fmt.Errorf("sweep: %w", err)
 	}
-	s.Logger.InfoContext(ctx, "sweep done", "expired_items", total, "expired_messages", msgs)
+	s.Logger.InfoContext(ctx, "sweep done", "expired_items", total, "expired_messages", msgs, "purged", purged)
 	return ctx.Err()
 }
 

@@ -1,0 +1,47 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/alto/alto/shared/auth"
+)
+
+func (a *API) workspaceRoutes() []Route {
+	if a.cfg.Purges == nil {
+		return nil
+	}
+	return []Route{
+		{"POST", "/v1/workspace/purge", auth.PurgeWorkspace, a.purgeWorkspace},
+		{"GET", "/v1/workspace/purge/{id}", auth.PurgeWorkspace, a.getPurge},
+	}
+}
+
+// purgeWorkspace shreds the caller's workspace at once and schedules its
+// deletion (PRG-02). The body must confirm the organization ID.
+func (a *API) purgeWorkspace(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		Confirm string `json:"confirm"`
+		Email   string `json:"email"`
+	}
+	if err := decodeStrict(r, &req); err != nil {
+		return err
+	}
+	p, _ := auth.PrincipalFrom(r.Context())
+	res, err := a.cfg.Purges.Request(r.Context(), req.Confirm, req.Email, p.Sub)
+	if err != nil {
+		return err
+	}
+	res.Log = ""
+	res.Recipient = nil
+	writeJSON(w, http.StatusAccepted, res)
+	return nil
+}
+
+func (a *API) getPurge(w http.ResponseWriter, r *http.Request) error {
+	res, err := a.cfg.Purges.Get(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, res)
+	return nil
+}
