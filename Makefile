@@ -4,8 +4,13 @@ GO        ?= go
 FUNCTIONS := $(notdir $(wildcard functions/*))
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GOVULNCHECK := golang.org/x/vuln/cmd/govulncheck@v1.9.0
+NAG       := infra/cdk/nag
+REGION    ?=
+# jsii (the CDK app and its tests) prints a large banner under Node 20.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 20
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION ?= 1
 
-.PHONY: help run test build lint vuln bench conformance clean
+.PHONY: help run test fuzz-short fuzz build synth nag deploy lint vuln bench conformance clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
@@ -13,9 +18,24 @@ help: ## list the targets
 run: ## serve the whole stack on 127.0.0.1:8080 with data in ./.alto
 	$(GO) run ./infra/local serve
 
-test: ## every test, from a fresh clone: no AWS account, no Docker
+test: fuzz-short $(NAG)/node_modules ## every test, from a fresh clone: no AWS account, no Docker (AWS adapters run against moto_server)
+	@command -v moto_server >/dev/null || { echo "make test: moto_server not found: install moto 5.2.1 (pip install 'moto[server]==5.2.1')"; exit 1; }
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 12m ./...
+
+# Fuzz targets as package:Target, each with a seed corpus in the package's
+# testdata/fuzz/<Target>.
+FUZZ_TARGETS := ./shared/csvimport:FuzzReader ./shared/httpapi:FuzzDecodeContact
+FUZZTIME ?= 10s
+
+fuzz-short: ## every fuzz target for FUZZTIME (10s) from its committed seed corpus (part of test)
+	@for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $${t#*:} in $${t%%:*} for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) "$${t%%:*}" || exit 1; \
+	done
+
+fuzz: ## every fuzz target for FUZZLONG (5m) each; a failing input is saved to its testdata/fuzz
+	$(MAKE) fuzz-short FUZZTIME=$(or $(FUZZLONG),5m)
 
 build: ## every function as build/<name>/bootstrap for Lambda (linux/arm64)
 	@for f in $(FUNCTIONS); do \
@@ -23,6 +43,20 @@ build: ## every function as build/<name>/bootstrap for Lambda (linux/arm64)
 		CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc -trimpath \
 			-ldflags "-s -w" -o build/$$f/bootstrap ./functions/$$f || exit 1; \
 	done
+
+synth: build ## the AWS deployment's templates in cdk.out, offline, no AWS account (OPS-01); REGION=eu-central-1 for the EU
+	$(if $(REGION),CDK_CONTEXT_JSON='{"alto:region":"$(REGION)"}') $(GO) run ./infra/cdk
+
+nag: synth $(NAG)/node_modules ## cdk-nag's AwsSolutions checks on cdk.out; fails on any unsuppressed finding (make test runs them too)
+	node $(NAG)/nag.js cdk.out
+
+deploy: nag ## deploy cdk.out with your AWS credentials: needs the AWS CDK CLI and `cdk bootstrap` once per account and region
+	@command -v cdk >/dev/null || { echo "deploy: needs the AWS CDK CLI (npm install -g aws-cdk@2), AWS credentials, and cdk bootstrap once per account and region"; exit 1; }
+	cdk deploy --app cdk.out --all
+
+$(NAG)/node_modules: $(NAG)/package-lock.json
+	cd $(NAG) && npm ci --no-audit --no-fund
+	@touch $@
 
 lint: ## gofmt, go vet, and staticcheck when it can be installed
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt: these files need formatting:"; echo "$$out"; exit 1; fi
@@ -36,14 +70,14 @@ vuln: ## govulncheck; says plainly when its database cannot be reached (OPS-03)
 
 bench: ## benchmarks, as ratios against baselines of the same run, into docs/BENCHMARKS.md
 	@mkdir -p build
-	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./... | tee build/bench.txt
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 -timeout 90m ./... | tee build/bench.txt
 	./.ci/benchreport < build/bench.txt > docs/BENCHMARKS.md
 	@echo "wrote docs/BENCHMARKS.md"
 
-conformance: ## every SPEC promise mapped to its tests, into docs/CONFORMANCE.md; fails on a promise without a passing test
+conformance: $(NAG)/node_modules ## every SPEC promise mapped to its tests, into docs/CONFORMANCE.md; fails on a promise without a passing test
 	@mkdir -p build
 	$(GO) test -count=1 -json ./... > build/test.json || true
 	$(GO) run ./infra/conformance --spec ../shared/SPEC.md --out docs/CONFORMANCE.md < build/test.json
 
 clean: ## remove build output
-	rm -rf build
+	rm -rf build cdk.out

@@ -3,6 +3,7 @@
 //	go run ./infra/local serve [--addr 127.0.0.1:8080] [--data .alto] [--tls-cert F --tls-key F]
 //	                           [--sweep-every 1h] [--sla-every 15m]
 //	go run ./infra/local token --org acme --role owner [--sub u1] [--branch b] [--dept d] [--ttl 15m] [--data .alto]
+//	go run ./infra/local import --file contacts.csv [--data .alto] [--addr 127.0.0.1:8080] [--org acme]
 package main
 
 import (
@@ -23,6 +24,7 @@ import (
 const usage = `usage:
   local serve [flags]   serve the API, poll the queues, tick the schedules
   local token [flags]   print a token signed by the data folder's issuer
+  local import [flags]  import a CSV file through the running server's API
 run "local <command> -h" for the flags of a command`
 
 func main() {
@@ -50,6 +52,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return serve(ctx, cfg, stdout, stderr)
 	case "token":
 		return token(args[1:], stdout, stderr)
+	case "import":
+		return importFile(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, usage)
 		return nil
@@ -90,14 +94,19 @@ func token(args []string, stdout, stderr io.Writer) error {
 	if *ttl <= 0 || *ttl > auth.DefaultMaxTTL {
 		return fmt.Errorf("token: --ttl must be more than 0 and at most %s", auth.DefaultMaxTTL)
 	}
-	iss, err := auth.LoadOrCreateIssuer(stack.IssuerPath(*data), stack.LocalIssuer, stack.LocalAudience)
-	if err != nil {
-		return err
-	}
-	tok, err := iss.Mint(auth.Principal{Sub: *sub, Org: *org, Role: r, Branch: *branch, Dept: *dept}, *ttl)
+	tok, err := mint(*data, auth.Principal{Sub: *sub, Org: *org, Role: r, Branch: *branch, Dept: *dept}, *ttl)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, tok)
 	return nil
+}
+
+// mint signs a token for p with the issuer key of the data folder data.
+func mint(data string, p auth.Principal, ttl time.Duration) (string, error) {
+	iss, err := auth.LoadOrCreateIssuer(stack.IssuerPath(data), stack.LocalIssuer, stack.LocalAudience)
+	if err != nil {
+		return "", err
+	}
+	return iss.Mint(p, ttl)
 }

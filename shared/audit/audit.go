@@ -47,6 +47,9 @@ const (
 	// CrossTenantAccess records a request for another tenant's object; the
 	// caller was answered 404 (ACC-03) and detectors watch for these.
 	CrossTenantAccess = "access.cross_tenant"
+	// ExportCreated records an export with its size in bytes (decimal) in
+	// the "bytes" detail; the export-volume detector watches these.
+	ExportCreated = "export.created"
 )
 
 // ErrConflict is returned by Append when it lost the race for the next

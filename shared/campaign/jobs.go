@@ -306,18 +306,10 @@ func (s *Service) Drafts(ctx context.Context, scope auth.Scope, id, cursor strin
 				return nil, "", err
 			}
 		}
-		var sd storedDraft
-		if err := json.Unmarshal(it.Data, &sd); err != nil {
-			return nil, "", fmt.Errorf("campaign: decode draft: %w", err)
-		}
-		pt, err := s.Keys.Open(ctx, it.PK+"#"+it.SK, "draft", sd.Sealed)
+		d, err := s.openDraft(ctx, it)
 		if err != nil {
-			return nil, "", fmt.Errorf("campaign: open draft: %w", err)
+			return nil, "", err
 		}
-		var secret struct{ Body, Footer string }
-		json.Unmarshal(pt, &secret)
-		d := sd.Draft
-		d.Body, d.Footer = secret.Body, secret.Footer
 		out = append(out, d)
 	}
 	return out, page.Next, nil

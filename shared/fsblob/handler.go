@@ -20,9 +20,10 @@ import (
 // the path of Options.BaseURL followed by "/blob/", without stripping the
 // prefix (with http.ServeMux: mux.Handle("/blob/", s.Handler())).
 //
-// GET streams the object as application/octet-stream (ranges allowed). PUT
-// streams the body into the object, refusing bodies over Options.MaxUpload
-// with 413, and then calls Options.OnPut. Other methods get 405; a bad,
+// GET streams the object as application/octet-stream (ranges allowed),
+// once Options.OnGet has accepted it. PUT streams the body into the
+// object, refusing bodies over Options.MaxUpload with 413, and then calls
+// Options.OnPut. Other methods get 405; a bad,
 // tampered or expired signature gets 403; a missing object 404. Every
 // response carries Cache-Control: no-store and the secure headers of
 // ACC-05, and every error is an RFC 9457 problem document that says nothing
@@ -62,7 +63,7 @@ func (s *Store) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Method == http.MethodGet {
-		s.serveGet(ctx, w, r, key)
+		s.serveGet(ctx, w, r, org, key)
 	} else {
 		s.servePut(ctx, w, r, org, key)
 	}
@@ -111,7 +112,7 @@ func (s *Store) verify(r *http.Request) (org tenant.ID, key, refusal string) {
 	return tenant.ID(o), k, ""
 }
 
-func (s *Store) serveGet(ctx context.Context, w http.ResponseWriter, r *http.Request, key string) {
+func (s *Store) serveGet(ctx context.Context, w http.ResponseWriter, r *http.Request, org tenant.ID, key string) {
 	f, err := s.open(ctx, key)
 	switch {
 	case errors.Is(err, blob.ErrNotFound):
@@ -129,6 +130,12 @@ func (s *Store) serveGet(ctx context.Context, w http.ResponseWriter, r *http.Req
 	if err != nil {
 		s.internal(ctx, w, r, pathless(err))
 		return
+	}
+	if s.onGet != nil {
+		if err := s.onGet(ctx, org, key); err != nil {
+			s.internal(ctx, w, r, err)
+			return
+		}
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
 	http.ServeContent(w, r, "", info.ModTime(), f)

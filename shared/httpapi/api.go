@@ -16,8 +16,12 @@ import (
 	"github.com/alto/alto/shared/auth"
 	"github.com/alto/alto/shared/campaign"
 	"github.com/alto/alto/shared/contact"
+	"github.com/alto/alto/shared/incident"
+	"github.com/alto/alto/shared/notice"
 	"github.com/alto/alto/shared/purge"
+	"github.com/alto/alto/shared/scim"
 	"github.com/alto/alto/shared/store"
+	"github.com/alto/alto/shared/subject"
 )
 
 // Config holds what the API needs. Verifier and Audit are required.
@@ -52,6 +56,25 @@ type Config struct {
 	// Purges runs workspace purges; a purged tenant's requests answer 410
 	// Gone, but for the purge's own status.
 	Purges *purge.Service
+	// Imports runs CSV imports; Forms keeps web forms and takes their
+	// public submissions.
+	Imports Imports
+	Forms   Forms
+	// Incidents serves incidents and notification settings; Tenants, when
+	// set, learns each tenant on its first log-in (incident notices to
+	// "all" and the detectors list them).
+	Incidents *incident.Service
+	Tenants   TenantRegistry
+	// Subjects serves subject requests and workspace exports.
+	Subjects *subject.Service
+	// Directory, when set, makes each tenant's user directory authoritative
+	// over its tokens (ACC-07); SCIM serves that directory at /scim/v2 to
+	// callers SCIMTokens authenticates, and SCIMTokens rotates the tokens.
+	// Notices serves the sub-processor list and the notices (NTC-01).
+	Directory  Directory
+	SCIM       *scim.Server
+	SCIMTokens *scim.Tokens
+	Notices    *notice.Service
 	// Extra routes served beside the API, under the same secure headers and
 	// per-address rate limit (the local server mounts signed blob URLs here).
 	Extra map[string]http.Handler
@@ -109,7 +132,11 @@ func New(cfg Config) *API {
 	a.routes = a.coreRoutes()
 	a.routes = append(a.routes, a.contactRoutes()...)
 	a.routes = append(a.routes, a.campaignRoutes()...)
+	a.routes = append(append(a.routes, a.importRoutes()...), a.formRoutes()...)
 	a.routes = append(a.routes, a.workspaceRoutes()...)
+	a.routes = append(a.routes, a.incidentRoutes()...)
+	a.routes = append(a.routes, a.subjectRoutes()...)
+	a.routes = append(a.routes, a.accountRoutes()...)
 	for _, rt := range a.routes {
 		var h http.Handler
 		if rt.Action == "" {
@@ -122,6 +149,7 @@ func New(cfg Config) *API {
 	for pattern, h := range cfg.Extra {
 		a.mux.Handle(pattern, h)
 	}
+	a.mountSCIM() // SCIM clients authenticate with their tenant's SCIM token, not a JWT
 	return a
 }
 
@@ -150,12 +178,16 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.cfg.Logger.InfoContext(ctx, "request", "method", r.Method, "route", r.Pattern,
 			"status", sw.status, "ms", a.cfg.Now().Sub(start).Milliseconds(), "request_id", id)
 	}()
-	r.Body = http.MaxBytesReader(sw, r.Body, a.cfg.MaxBody)
 	if ok, wait := a.perIP.allow(clientAddr(r)); !ok {
 		tooMany(sw, r, wait)
 		return
 	}
 	h, pattern := a.mux.Handler(r)
+	if _, extra := a.cfg.Extra[pattern]; !extra {
+		// Extra handlers bound their own bodies: a signed upload (a CSV
+		// import) may be far larger than an API request.
+		r.Body = http.MaxBytesReader(sw, r.Body, a.cfg.MaxBody)
+	}
 	if pattern == "" {
 		// The mux found no route: answer its 404 or 405 as problem JSON.
 		rec := &statusWriter{ResponseWriter: discardWriter{header: http.Header{}}}

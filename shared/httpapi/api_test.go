@@ -21,11 +21,16 @@ import (
 	"github.com/alto/alto/shared/bolt"
 	"github.com/alto/alto/shared/campaign"
 	"github.com/alto/alto/shared/contact"
+	"github.com/alto/alto/shared/forms"
+	"github.com/alto/alto/shared/fsblob"
+	"github.com/alto/alto/shared/imports"
 	"github.com/alto/alto/shared/ingest"
+	"github.com/alto/alto/shared/jobs"
 	"github.com/alto/alto/shared/localkeys"
 	"github.com/alto/alto/shared/purge"
 	"github.com/alto/alto/shared/seal"
 	"github.com/alto/alto/shared/store"
+	"github.com/alto/alto/shared/subject"
 	"github.com/alto/alto/shared/tenant"
 )
 
@@ -84,10 +89,15 @@ func newHarness(t *testing.T, mod func(*Config)) *harness {
 		t.Fatal(err)
 	}
 	ring := seal.NewKeyring(master, keysets)
-	queues, err := db.Queues(append(ingest.Queues(), campaign.Queues()...)...)
+	queues, err := db.Queues(append(append(ingest.Queues(), campaign.Queues()...), jobs.Queues()...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
+	blobs, err := fsblob.New(filepath.Join(dir, "blobs"), fsblob.Options{Now: clk.Now, Secret: make([]byte, 32), BaseURL: "https://alto.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	producer := &ingest.Producer{Queue: queues, Keys: ring}
 	contacts := &contact.Service{Store: st, Keys: ring, Audit: log, Now: clk.Now}
 	cfg := Config{Verifier: v, Audit: log, Logins: st, JWKS: iss.JWKS(), OpenAPI: alto.OpenAPI, Now: clk.Now,
 		Contacts: contacts, OptOuts: contacts,
@@ -95,7 +105,12 @@ func newHarness(t *testing.T, mod func(*Config)) *harness {
 			Personalizer: campaign.Templates{}, Audit: log, Now: clk.Now},
 		Ingress:     &ingest.Producer{Queue: queues, Keys: ring},
 		Idempotency: st,
-		Purges:      &purge.Service{Keys: ring, Store: st, Data: st, Audit: log, Now: clk.Now}}
+		Purges:      &purge.Service{Keys: ring, Store: st, Data: st, Audit: log, Now: clk.Now},
+		Imports: &imports.Service{Store: st, Blobs: blobs, Keys: ring, Ingress: producer, Jobs: &jobs.Producer{Queue: queues},
+			Audit: log, Now: clk.Now},
+		Forms: &forms.Service{Store: st, Keys: ring, Ingress: producer, Audit: log, Now: clk.Now}}
+	cfg.Subjects = &subject.Service{Store: st, Keys: ring, Contacts: contacts, Campaigns: cfg.Campaigns, Audit: log,
+		Blobs: blobs, Jobs: &jobs.Producer{Queue: queues}, Now: clk.Now}
 	if mod != nil {
 		mod(&cfg)
 	}

@@ -30,9 +30,15 @@ type LoginStore interface {
 func (a *API) authedRoute(action auth.Action, h func(http.ResponseWriter, *http.Request) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, claims, err := a.cfg.Verifier.Verify(auth.BearerToken(r.Header.Get("Authorization")))
+		if err == nil && a.cfg.Directory != nil {
+			// Where the tenant has a user directory, it decides (ACC-07).
+			p, err = a.cfg.Directory.Resolve(tenant.With(r.Context(), tenant.ID(p.Org)), p)
+		}
 		if err != nil {
-			a.authFailed(r, err)
-			writeProblem(w, r, err)
+			if errors.Is(err, auth.ErrUnauthenticated) {
+				a.authFailed(r, err)
+			}
+			a.fail(w, r, err)
 			return
 		}
 		ctx := tenant.With(auth.WithPrincipal(r.Context(), p), tenant.ID(p.Org))
@@ -118,6 +124,10 @@ func (a *API) noteLogin(ctx context.Context, p auth.Principal, c auth.Claims, he
 	}
 	_, err = a.cfg.Audit.Append(ctx, audit.Entry{Type: "auth.login", Actor: p.Sub, Target: "token:" + key[:16],
 		Detail: map[string]string{"role": string(p.Role)}})
+	if err == nil && a.cfg.Tenants != nil && p.Role != auth.Security {
+		// The security role's org is the platform team's, not a tenant.
+		err = a.cfg.Tenants.Register(ctx, tenant.ID(p.Org))
+	}
 	return err
 }
 

@@ -157,28 +157,7 @@ func decodeContact(raw json.RawMessage, p auth.Principal) (contact.Contact, vali
 	if err := dec.Decode(&c); err != nil {
 		return c, valid.Errors{jsonFieldError(err)}
 	}
-	var errs valid.Errors
-	switch p.Role {
-	case auth.Rep:
-		if c.OwnerID != "" && c.OwnerID != p.Sub {
-			errs.Add("ownerId", "a rep can only create contacts they own")
-		}
-		c.OwnerID = p.Sub
-	case auth.Manager:
-		for field, pair := range map[string][2]*string{"branch": {&c.Branch, &p.Branch}, "dept": {&c.Dept, &p.Dept}} {
-			got, own := pair[0], *pair[1]
-			if own == "" {
-				continue
-			}
-			if *got != "" && *got != own {
-				errs.Add(field, "a manager can only create contacts of their own "+field)
-			}
-			*got = own
-		}
-	}
-	if c.OptedOut || c.Restricted || c.Objected {
-		errs.Add("optedOut", "opt-out, restriction and objection are set by the subject, not on submission")
-	}
+	c, errs := contact.HoldToScope(c, p)
 	c, more := contact.Normalize(c, "")
 	return c, append(errs, more...)
 }
@@ -267,18 +246,13 @@ func (a *API) listContacts(w http.ResponseWriter, r *http.Request) error {
 	var err error
 	switch {
 	case q.Get("email") != "" || q.Get("phone") != "":
-		kind, value := contact.KindEmail, q.Get("email")
-		if value == "" {
-			kind, value = contact.KindPhone, q.Get("phone")
-		}
 		norm, errs := contact.Normalize(contact.Contact{Email: q.Get("email"), Phone: q.Get("phone")}, "")
 		if len(errs) > 0 {
 			return errs
 		}
-		if kind == contact.KindEmail {
-			value = norm.Email
-		} else {
-			value = norm.Phone
+		kind, value := contact.KindEmail, norm.Email
+		if value == "" {
+			kind, value = contact.KindPhone, norm.Phone
 		}
 		items, err = a.cfg.Contacts.Find(r.Context(), scope, kind, value)
 	default:

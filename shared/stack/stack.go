@@ -12,25 +12,41 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/alto/alto"
 	"github.com/alto/alto/shared/audit"
 	"github.com/alto/alto/shared/auth"
+	"github.com/alto/alto/shared/blob"
 	"github.com/alto/alto/shared/bolt"
 	"github.com/alto/alto/shared/campaign"
 	"github.com/alto/alto/shared/contact"
+	"github.com/alto/alto/shared/directory"
+	"github.com/alto/alto/shared/forms"
 	"github.com/alto/alto/shared/fsblob"
 	"github.com/alto/alto/shared/httpapi"
+	"github.com/alto/alto/shared/imports"
+	"github.com/alto/alto/shared/incident"
 	"github.com/alto/alto/shared/ingest"
+	"github.com/alto/alto/shared/jobs"
 	"github.com/alto/alto/shared/localkeys"
+	"github.com/alto/alto/shared/notice"
+	"github.com/alto/alto/shared/orgs"
+	"github.com/alto/alto/shared/outbox"
 	"github.com/alto/alto/shared/poller"
 	"github.com/alto/alto/shared/purge"
+	"github.com/alto/alto/shared/scim"
 	"github.com/alto/alto/shared/scrub"
 	"github.com/alto/alto/shared/seal"
+	"github.com/alto/alto/shared/subject"
+	"github.com/alto/alto/shared/tenant"
+	"github.com/alto/alto/shared/webhook"
 )
 
 // Local issuer identity: the `iss` and `aud` of tokens minted on one machine.
@@ -49,7 +65,23 @@ type Config struct {
 	Log slog.Handler
 	// Rates override the default rate limits when set.
 	PerTenant, PerIP, Public *httpapi.Rate
+	// SecurityTeam are the addresses incident alarms are e-mailed to
+	// (into the outbox folder); nil means DefaultSecurityTeam.
+	SecurityTeam []string
+	// Holidays ("YYYY-MM-DD", UTC) are skipped when counting the business
+	// days of an RCA deadline.
+	Holidays []string
+	// Issuer, Audience and JWKSURL name the identity provider whose JWTs
+	// the API accepts (docs/SSO.md); with JWKSURL empty, the local issuer's.
+	Issuer, Audience, JWKSURL string
+	// Subprocessors seeds the sub-processor list (NTC-01); nil means
+	// notice.DefaultProcessors.
+	Subprocessors []notice.Processor
 }
+
+// DefaultSecurityTeam receives incident alarms when Config.SecurityTeam is
+// nil: on one machine its messages land in the outbox folder.
+var DefaultSecurityTeam = []string{"security@localhost"}
 
 // Stack is Alto on one machine. Close it to release the data folder.
 type Stack struct {
@@ -68,6 +100,24 @@ type Stack struct {
 	Ingest    *ingest.Consumer
 	Campaigns *campaign.Service
 	Purges    *purge.Service
+	// Jobs routes the jobs queue; Imports runs CSV imports (its parse is a
+	// job); Forms keeps web forms.
+	Jobs    *jobs.Dispatcher
+	Imports *imports.Service
+	Forms   *forms.Service
+	// Outbox holds every e-mail sent, as .eml files; Orgs is the tenant
+	// registry; Incidents runs incidents and the `sla` schedule.
+	Outbox    *outbox.Outbox
+	Orgs      *orgs.Registry
+	Incidents *incident.Service
+	// Subjects keeps subject requests and runs exports (jobs on Jobs).
+	Subjects *subject.Service
+	// Directory is each tenant's user directory, fed through SCIM with
+	// SCIMTokens (ACC-07); Notices keeps sub-processors and notices (NTC-01).
+	Directory  *directory.Directory
+	SCIMTokens *scim.Tokens
+	Notices    *notice.Service
+	stopKeys   context.CancelFunc // ends the identity provider's JWKS refresh
 }
 
 // Files of the data folder.
@@ -79,6 +129,7 @@ const (
 	logKeyFile  = "log-digest.key"
 	keysetsDir  = "keysets"
 	blobsDir    = "blobs"
+	outboxDir   = "outbox"
 )
 
 // ConfigFromEnv is the configuration of a function instance: the data
@@ -89,7 +140,8 @@ func ConfigFromEnv() Config {
 	if data == "" {
 		data = "/tmp/alto"
 	}
-	return Config{Data: data, BaseURL: os.Getenv("ALTO_BASE_URL")}
+	return Config{Data: data, BaseURL: os.Getenv("ALTO_BASE_URL"),
+		Issuer: os.Getenv("ALTO_ISSUER"), Audience: os.Getenv("ALTO_AUDIENCE"), JWKSURL: os.Getenv("ALTO_JWKS_URL")}
 }
 
 // IssuerPath is where the local issuer's signing key lives in a data folder.
@@ -127,11 +179,7 @@ func Open(cfg Config) (*Stack, error) {
 		return nil, err
 	}
 	issuer.Now = cfg.Now
-	keys, err := auth.KeysFromJWKS(issuer.JWKS())
-	if err != nil {
-		return nil, err
-	}
-	verifier, err := auth.NewVerifier(auth.VerifierConfig{Issuer: LocalIssuer, Audience: LocalAudience, Keys: keys, Now: cfg.Now})
+	verifier, stopKeys, err := newVerifier(cfg, issuer)
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +187,10 @@ func Open(cfg Config) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	blobs, err := fsblob.New(filepath.Join(cfg.Data, blobsDir), fsblob.Options{Now: cfg.Now, Secret: blobKey, BaseURL: cfg.BaseURL})
+	var st *Stack // set below, before the API can take an upload
+	blobs, err := fsblob.New(filepath.Join(cfg.Data, blobsDir), fsblob.Options{Now: cfg.Now, Secret: blobKey, BaseURL: cfg.BaseURL,
+		OnPut: func(ctx context.Context, _ tenant.ID, obj blob.Object) { st.uploaded(ctx, obj) },
+		OnGet: func(ctx context.Context, _ tenant.ID, key string) error { return st.Subjects.Downloaded(ctx, key) }})
 	if err != nil {
 		return nil, err
 	}
@@ -147,10 +198,11 @@ func Open(cfg Config) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &Stack{Config: cfg, DB: db, Store: db.Store(), Blobs: blobs, Issuer: issuer, Logger: logger,
+	st = &Stack{Config: cfg, DB: db, Store: db.Store(), Blobs: blobs, Issuer: issuer, Logger: logger,
 		Keys: seal.NewKeyring(master, keysets)}
 	st.Audit = audit.New(st.Store, cfg.Now)
-	if st.Queues, err = db.Queues(append(ingest.Queues(), campaign.Queues()...)...); err != nil {
+	st.stopKeys = stopKeys
+	if st.Queues, err = db.Queues(slices.Concat(ingest.Queues(), campaign.Queues(), jobs.Queues())...); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -159,6 +211,25 @@ func Open(cfg Config) (*Stack, error) {
 	st.Purges = &purge.Service{Keys: st.Keys, Store: st.Store, Data: st.Store, Blobs: blobs, Audit: st.Audit, Now: cfg.Now}
 	st.Campaigns = &campaign.Service{Store: st.Store, Keys: st.Keys, Contacts: st.Contacts, Queue: st.Queues,
 		Personalizer: campaign.Templates{}, Audit: st.Audit, BaseURL: cfg.BaseURL, Now: cfg.Now, Logger: logger}
+	producer := &ingest.Producer{Queue: st.Queues, Keys: st.Keys}
+	st.Jobs = &jobs.Dispatcher{Dead: st.Queues, Logger: logger}
+	st.Imports = &imports.Service{Store: st.Store, Blobs: blobs, Keys: st.Keys, Ingress: producer,
+		Jobs: &jobs.Producer{Queue: st.Queues}, Audit: st.Audit, Now: cfg.Now, Logger: logger}
+	st.Jobs.Handle(imports.ParseJob, st.Imports.ParseJob)
+	st.Ingest.Tally = st.Imports
+	st.Forms = &forms.Service{Store: st.Store, Keys: st.Keys, Ingress: producer, Audit: st.Audit, BaseURL: cfg.BaseURL, Now: cfg.Now}
+	st.Directory = directory.New(directory.Config{Store: st.Store, Keys: st.Keys, Audit: st.Audit, Now: cfg.Now})
+	if err := st.openIncidents(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	st.Subjects = &subject.Service{Store: st.Store, Keys: st.Keys, Contacts: st.Contacts, Campaigns: st.Campaigns,
+		Audit: st.Audit, Blobs: blobs, Jobs: &jobs.Producer{Queue: st.Queues}, Alarms: outbox.NewAlarms(st.Audit, logger),
+		Now: cfg.Now, Logger: logger}
+	st.Subjects.Register(st.Jobs)
+	st.SCIMTokens = &scim.Tokens{Store: st.Store, Audit: st.Audit, Now: cfg.Now}
+	st.Notices = &notice.Service{Store: st.Store, Mailer: st.Outbox, Audit: st.Audit, Tenants: st.Orgs,
+		Recipients: notice.Union(st.Directory.OwnersAndAdmins, st.settingsEmails), Seed: cfg.Subprocessors, Now: cfg.Now, Logger: logger}
 	api := httpapi.Config{
 		Verifier: verifier, Audit: st.Audit, Logins: st.Store, DigestKey: logKey,
 		JWKS: issuer.JWKS(), OpenAPI: alto.OpenAPI, Logger: logger, Now: cfg.Now,
@@ -166,6 +237,11 @@ func Open(cfg Config) (*Stack, error) {
 		Extra:    map[string]http.Handler{"/blob/": blobs.Handler()},
 		Contacts: st.Contacts, Ingress: &ingest.Producer{Queue: st.Queues, Keys: st.Keys}, Idempotency: st.Store,
 		Campaigns: st.Campaigns, OptOuts: st.Contacts, Purges: st.Purges,
+		Imports: st.Imports, Forms: st.Forms,
+		Incidents: st.Incidents, Tenants: st.Orgs,
+		Subjects:  st.Subjects,
+		Directory: st.Directory, SCIM: &scim.Server{Directory: st.Directory, BaseURL: cfg.BaseURL, Logger: logger},
+		SCIMTokens: st.SCIMTokens, Notices: st.Notices,
 	}
 	for dst, src := range map[*httpapi.Rate]*httpapi.Rate{&api.PerTenant: cfg.PerTenant, &api.PerIP: cfg.PerIP, &api.Public: cfg.Public} {
 		if src != nil {
@@ -176,8 +252,45 @@ func Open(cfg Config) (*Stack, error) {
 	return st, nil
 }
 
+// openIncidents assembles incidents: e-mail into the outbox folder,
+// webhooks to public https endpoints only, alarms into the platform's
+// audit log and the log, and the tenant registry for "all".
+func (s *Stack) openIncidents() error {
+	var err error
+	cfg := s.Config
+	if s.Outbox, err = outbox.New(filepath.Join(cfg.Data, outboxDir), outbox.Options{Now: cfg.Now}); err != nil {
+		return err
+	}
+	s.Orgs = orgs.New(s.Store, cfg.Now)
+	cal, err := incident.NewCalendar(time.UTC, cfg.Holidays...)
+	if err != nil {
+		return fmt.Errorf("stack: %w", err)
+	}
+	team := cfg.SecurityTeam
+	if team == nil {
+		team = DefaultSecurityTeam
+	}
+	s.Incidents, err = incident.New(incident.Config{Store: s.Store, Audit: s.Audit, Keys: s.Keys, Mailer: s.Outbox,
+		Webhooks: webhook.New(webhook.Options{Now: cfg.Now}), Alarms: outbox.NewAlarms(s.Audit, s.Logger),
+		Orgs: s.Orgs, Directory: s.Directory, Calendar: cal, SecurityTeam: team, Now: cfg.Now, Logger: s.Logger})
+	return err
+}
+
+// uploaded is fsblob's OnPut, the local S3 ObjectCreated event: an upload
+// to an import starts its parse (on the jobs queue, not in the request).
+func (s *Stack) uploaded(ctx context.Context, obj blob.Object) {
+	if err := s.Imports.Uploaded(ctx, obj.Key); err != nil {
+		s.Logger.ErrorContext(ctx, "upload event failed", "err", err.Error())
+	}
+}
+
 // Close releases the data folder.
-func (s *Stack) Close() error { return s.DB.Close() }
+func (s *Stack) Close() error {
+	if s.stopKeys != nil {
+		s.stopKeys()
+	}
+	return s.DB.Close()
+}
 
 // Schedule is a job the runtime runs periodically.
 type Schedule struct {
@@ -187,11 +300,12 @@ type Schedule struct {
 }
 
 // Schedules returns the stack's periodic jobs with their real periods. The
-// `sweep` runs hourly and removes expired items. The `sla` schedule (every
-// 15 minutes) joins when the first deadline timer exists.
+// `sweep` runs hourly and removes expired items. The `sla` schedule runs
+// every 15 minutes: incident timers and detectors (incident.Service.Tick).
 func (s *Stack) Schedules() []Schedule {
 	return []Schedule{
 		{Name: "sweep", Every: time.Hour, Run: s.sweep},
+		{Name: "sla", Every: 15 * time.Minute, Run: s.Incidents.Tick},
 	}
 }
 
@@ -201,6 +315,7 @@ func (s *Stack) Pollers() []*poller.Poller {
 	return []*poller.Poller{
 		{Queue: s.Queues, Name: ingest.Queue, Handler: s.Ingest.HandleSQS, Logger: s.Logger},
 		{Queue: s.Queues, Name: campaign.Queue, Handler: s.Campaigns.HandleSQS, Logger: s.Logger},
+		{Queue: s.Queues, Name: jobs.Queue, Handler: s.Jobs.HandleSQS, Logger: s.Logger},
 	}
 }
 
@@ -233,11 +348,27 @@ func (s *Stack) sweep(ctx context.Context) error {
 			break
 		}
 	}
+	uploads := 0 // uploaded import files past their 24 hours (RET-01)
+	for ctx.Err() == nil {
+		n, err := s.Imports.SweepUploads(ctx, 1000)
+		if err != nil {
+			return fmt.Errorf("sweep: %w", err)
+		}
+		if uploads += n; n < 1000 {
+			break
+		}
+	}
 	msgs, err := s.Queues.DeleteExpired(ctx)
 	if err != nil {
 		return fmt.Errorf("sweep: %w", err)
 	}
-	s.Logger.InfoContext(ctx, "sweep done", "expired_items", total, "expired_messages", msgs, "purged", purged)
+	if err := s.Subjects.Sweep(ctx); err != nil { // DSR due dates (OPS-04), old export archives
+		return fmt.Errorf("sweep: %w", err)
+	}
+	if err := s.Notices.Tick(ctx); err != nil { // notices unfinished, reminders a week ahead (NTC-01)
+		return fmt.Errorf("sweep: %w", err)
+	}
+	s.Logger.InfoContext(ctx, "sweep done", "expired_items", total, "expired_messages", msgs, "purged", purged, "uploads", uploads)
 	return ctx.Err()
 }
 
@@ -274,4 +405,52 @@ func secretFile(path string) ([]byte, error) {
 func write(f *os.File, b []byte) error {
 	_, err := f.Write(b)
 	return err
+}
+
+// newVerifier returns the verifier of the API's JWTs: the identity
+// provider's of cfg (its JWKS fetched over https, refreshed until the
+// returned stop is called), or else the local issuer's.
+func newVerifier(cfg Config, local *auth.Issuer) (*auth.Verifier, context.CancelFunc, error) {
+	vc := auth.VerifierConfig{Issuer: LocalIssuer, Audience: LocalAudience, Now: cfg.Now}
+	ctx, stop := context.WithCancel(context.Background())
+	var err error
+	if cfg.JWKSURL == "" {
+		vc.Keys, err = auth.KeysFromJWKS(local.JWKS())
+	} else {
+		vc.Issuer, vc.Audience = cfg.Issuer, cfg.Audience
+		u, perr := url.Parse(cfg.JWKSURL)
+		switch {
+		case cfg.Issuer == "" || cfg.Audience == "":
+			err = errors.New("stack: ALTO_JWKS_URL needs ALTO_ISSUER and ALTO_AUDIENCE")
+		case perr != nil || (u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname()))):
+			err = errors.New("stack: ALTO_JWKS_URL must be an https URL")
+		default:
+			vc.Keys, err = auth.KeysFromURL(ctx, cfg.JWKSURL)
+		}
+	}
+	var v *auth.Verifier
+	if err == nil {
+		v, err = auth.NewVerifier(vc)
+	}
+	if err != nil {
+		stop()
+		return nil, nil, err
+	}
+	return v, stop, nil
+}
+
+func isLoopback(host string) bool {
+	ip := net.ParseIP(host)
+	return host == "localhost" || (ip != nil && ip.IsLoopback())
+}
+
+// settingsEmails are the addresses of the tenant's notification settings:
+// notices go there as well as to the owners and admins in its directory.
+// A purged tenant has none.
+func (s *Stack) settingsEmails(ctx context.Context) ([]string, error) {
+	set, err := s.Incidents.NotificationSettings(ctx)
+	if errors.Is(err, seal.ErrShredded) {
+		return nil, nil
+	}
+	return set.Emails, err
 }
