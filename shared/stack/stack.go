@@ -227,6 +227,7 @@ func Open(cfg Config) (*Stack, error) {
 		Audit: st.Audit, Blobs: blobs, Jobs: &jobs.Producer{Queue: st.Queues}, Alarms: outbox.NewAlarms(st.Audit, logger),
 		Now: cfg.Now, Logger: logger}
 	st.Subjects.Register(st.Jobs)
+	st.Purges.Mailer = st.Outbox
 	st.SCIMTokens = &scim.Tokens{Store: st.Store, Audit: st.Audit, Now: cfg.Now}
 	st.Notices = &notice.Service{Store: st.Store, Mailer: st.Outbox, Audit: st.Audit, Tenants: st.Orgs,
 		Recipients: notice.Union(st.Directory.OwnersAndAdmins, st.settingsEmails), Seed: cfg.Subprocessors, Now: cfg.Now, Logger: logger}
@@ -325,6 +326,9 @@ const maxPurgeSteps = 100
 
 // sweep removes expired items in bounded batches until none are left or
 // ctx ends.
+// Sweep runs the hourly sweep once: the purge function's work in AWS.
+func (s *Stack) Sweep(ctx context.Context) error { return s.sweep(ctx) }
+
 func (s *Stack) sweep(ctx context.Context) error {
 	total := 0
 	for ctx.Err() == nil {
