@@ -521,7 +521,9 @@ func TestENC02_AnImportLeavesNoPlaintextPIIInTheDataFolder(t *testing.T) {
 // brokenIngress fails every send, as a queue outage does.
 type brokenIngress struct{}
 
-func (brokenIngress) Send(context.Context, []ingest.Submission) error { return errors.New("queue unavailable") }
+func (brokenIngress) Send(context.Context, []ingest.Submission) error {
+	return errors.New("queue unavailable")
+}
 
 func TestING02_AParseThatFailsOnItsLastDeliveryFailsTheImport(t *testing.T) {
 	w := stacktest.New(t)
