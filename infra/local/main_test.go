@@ -33,6 +33,7 @@ func startServe(t *testing.T, data string, wrap func(http.Handler) http.Handler,
 		t.Fatal(err)
 	}
 	cfg.wrap = wrap
+	cfg.noSync = true
 	ready := make(chan string, 1)
 	cfg.ready = ready
 	ctx, cancel := context.WithCancel(context.Background())

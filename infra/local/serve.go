@@ -25,6 +25,7 @@ type serveConfig struct {
 	shutdownGrace   time.Duration
 	ready           chan<- string                   // receives the bound address (tests)
 	wrap            func(http.Handler) http.Handler // wraps the API (tests)
+	noSync          bool                            // skip fsync (tests)
 }
 
 func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
@@ -83,7 +84,7 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 		scheme = "https"
 	}
 	base := scheme + "://" + ln.Addr().String()
-	st, err := stack.Open(stack.Config{Data: c.data, BaseURL: base, Log: slog.NewJSONHandler(stderr, nil)})
+	st, err := stack.Open(stack.Config{Data: c.data, BaseURL: base, Log: slog.NewJSONHandler(stderr, nil), NoSync: c.noSync})
 	if err != nil {
 		ln.Close()
 		return err

@@ -27,6 +27,10 @@ type Options struct {
 	// Now is the clock for item expiry and for queue delays, visibility and
 	// retention; nil means time.Now.
 	Now func() time.Time
+	// NoSync skips the fsync after each transaction: a crash of the
+	// machine may then lose the last transactions. For tests that do not
+	// exercise power loss; never for data anyone keeps.
+	NoSync bool
 }
 
 // DB is one open data file.
@@ -57,6 +61,7 @@ func Open(path string, opts Options) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
 	}
+	db.NoSync = opts.NoSync
 	now := opts.Now
 	if now == nil {
 		now = time.Now

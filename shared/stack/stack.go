@@ -57,7 +57,9 @@ const (
 
 // Config configures a local stack.
 type Config struct {
-	Data    string // the data folder; created if missing
+	Data string // the data folder; created if missing
+	// NoSync skips fsync in the database: for tests only (see bolt.Options).
+	NoSync  bool
 	BaseURL string // how clients reach the server, for signed URLs
 	Now     func() time.Time
 	// Log receives the stack's logs, scrubbed of personal data; nil
@@ -194,7 +196,7 @@ func Open(cfg Config) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := bolt.Open(filepath.Join(cfg.Data, dbFile), bolt.Options{Now: cfg.Now})
+	db, err := bolt.Open(filepath.Join(cfg.Data, dbFile), bolt.Options{Now: cfg.Now, NoSync: cfg.NoSync})
 	if err != nil {
 		return nil, err
 	}

@@ -46,7 +46,7 @@ func New(t testing.TB) *World {
 	t.Helper()
 	clk := &Clock{t: time.Now().UTC().Truncate(time.Second)}
 	data := t.TempDir()
-	st, err := stack.Open(stack.Config{Data: data, Now: clk.Now, BaseURL: "https://alto.example"})
+	st, err := stack.Open(stack.Config{Data: data, Now: clk.Now, BaseURL: "https://alto.example", NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
