@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strings"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -54,7 +53,7 @@ var _ store.Store = (*Store)(nil)
 func (s *Store) Get(ctx context.Context, k store.Key) (store.Item, error) {
 	t, err := tenant.From(ctx)
 	if err == nil {
-		err = checkKey(k)
+		err = store.CheckKey(k)
 	}
 	if err != nil {
 		return store.Item{}, fmt.Errorf("bolt: get: %w", err)
@@ -81,7 +80,7 @@ func (s *Store) Get(ctx context.Context, k store.Key) (store.Item, error) {
 func (s *Store) Put(ctx context.Context, it store.Item, cond store.Cond) (store.Item, error) {
 	t, err := tenant.From(ctx)
 	if err == nil {
-		err = checkItem(it)
+		err = store.CheckItem(it)
 	}
 	if err == nil && (cond < store.Always || cond > store.IfVersion) {
 		err = fmt.Errorf("unknown condition %d: %w", cond, store.ErrInvalid)
@@ -112,7 +111,7 @@ func (s *Store) Delete(ctx context.Context, k store.Key) error {
 func (s *Store) Query(ctx context.Context, q store.Query) (store.Page, error) {
 	t, err := tenant.From(ctx)
 	if err == nil {
-		err = checkQuery(q)
+		err = store.CheckQuery(q)
 	}
 	if err != nil {
 		return store.Page{}, fmt.Errorf("bolt: query: %w", err)
@@ -216,7 +215,7 @@ func (s *Store) BatchPut(ctx context.Context, items []store.Item) error {
 		return fmt.Errorf("bolt: batch put: %w", err)
 	}
 	for i, it := range items {
-		if err := checkItem(it); err != nil {
+		if err := store.CheckItem(it); err != nil {
 			return fmt.Errorf("bolt: batch put: item %d: %w", i, err)
 		}
 	}
@@ -245,7 +244,7 @@ func (s *Store) BatchDelete(ctx context.Context, keys []store.Key) error {
 		return fmt.Errorf("bolt: delete: %w", err)
 	}
 	for i, k := range keys {
-		if err := checkKey(k); err != nil {
+		if err := store.CheckKey(k); err != nil {
 			return fmt.Errorf("bolt: delete: key %d: %w", i, err)
 		}
 	}
@@ -467,56 +466,6 @@ func decodeAt(key, v []byte) (store.Item, error) {
 		it.ExpiresAt = time.UnixMilli(ms)
 	}
 	return it, nil
-}
-
-func checkKey(k store.Key) error {
-	if err := checkPart("pk", k.PK, true); err != nil {
-		return err
-	}
-	return checkPart("sk", k.SK, true)
-}
-
-func checkItem(it store.Item) error {
-	if err := checkKey(store.Key{PK: it.PK, SK: it.SK}); err != nil {
-		return err
-	}
-	if err := checkPart("index", it.Index, false); err != nil {
-		return err
-	}
-	if len(it.Data) > store.MaxItemSize {
-		return fmt.Errorf("data is %d bytes, want at most %d: %w", len(it.Data), store.MaxItemSize, store.ErrInvalid)
-	}
-	return nil
-}
-
-func checkQuery(q store.Query) error {
-	var err error
-	if q.Index != "" {
-		err = checkPart("index", q.Index, true)
-	} else {
-		err = checkPart("pk", q.PK, true)
-	}
-	if err == nil {
-		err = checkPart("prefix", q.Prefix, false)
-	}
-	if err == nil && (q.Limit < 0 || q.Limit > store.MaxLimit) {
-		err = fmt.Errorf("limit %d, want 0 to %d: %w", q.Limit, store.MaxLimit, store.ErrInvalid)
-	}
-	return err
-}
-
-// checkPart checks one part of a key (named for errors, never quoted: keys
-// may hold personal data).
-func checkPart(name, s string, required bool) error {
-	switch {
-	case s == "" && required:
-		return fmt.Errorf("%s is empty: %w", name, store.ErrInvalid)
-	case len(s) > store.MaxKeyLen:
-		return fmt.Errorf("%s is %d bytes, want at most %d: %w", name, len(s), store.MaxKeyLen, store.ErrInvalid)
-	case strings.IndexByte(s, 0) >= 0:
-		return fmt.Errorf("%s contains NUL: %w", name, store.ErrInvalid)
-	}
-	return nil
 }
 
 // DeleteTenant removes up to limit items of the context's tenant, whatever

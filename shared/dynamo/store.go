@@ -24,7 +24,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -118,7 +117,7 @@ func New(client Client, table string, opts Options) *Store {
 func (s *Store) Get(ctx context.Context, k store.Key) (store.Item, error) {
 	t, err := tenant.From(ctx)
 	if err == nil {
-		err = checkKey(k)
+		err = store.CheckKey(k)
 	}
 	if err != nil {
 		return store.Item{}, fmt.Errorf("dynamo: get: %w", err)
@@ -151,7 +150,7 @@ func (s *Store) Get(ctx context.Context, k store.Key) (store.Item, error) {
 func (s *Store) Put(ctx context.Context, it store.Item, cond store.Cond) (store.Item, error) {
 	t, err := tenant.From(ctx)
 	if err == nil {
-		err = checkItem(it)
+		err = store.CheckItem(it)
 	}
 	if err == nil && (cond < store.Always || cond > store.IfVersion) {
 		err = fmt.Errorf("unknown condition %d: %w", cond, store.ErrInvalid)
@@ -270,7 +269,7 @@ func (s *Store) putAlways(ctx context.Context, t tenant.ID, it store.Item) (stor
 func (s *Store) Delete(ctx context.Context, k store.Key) error {
 	t, err := tenant.From(ctx)
 	if err == nil {
-		err = checkKey(k)
+		err = store.CheckKey(k)
 	}
 	if err == nil {
 		_, err = s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &s.table, Key: itemKey(t, k)})
@@ -299,7 +298,7 @@ type cursor struct {
 func (s *Store) Query(ctx context.Context, q store.Query) (store.Page, error) {
 	t, err := tenant.From(ctx)
 	if err == nil {
-		err = checkQuery(q)
+		err = store.CheckQuery(q)
 	}
 	if err != nil {
 		return store.Page{}, fmt.Errorf("dynamo: query: %w", err)
@@ -415,7 +414,7 @@ func (s *Store) BatchPut(ctx context.Context, items []store.Item) error {
 	}
 	keys := make([]store.Key, len(items))
 	for i, it := range items {
-		if err := checkItem(it); err != nil {
+		if err := store.CheckItem(it); err != nil {
 			return fmt.Errorf("dynamo: batch put: item %d: %w", i, err)
 		}
 		keys[i] = store.Key{PK: it.PK, SK: it.SK}
@@ -446,7 +445,7 @@ func (s *Store) BatchDelete(ctx context.Context, keys []store.Key) error {
 		return fmt.Errorf("dynamo: batch delete: %w", err)
 	}
 	for i, k := range keys {
-		if err := checkKey(k); err != nil {
+		if err := store.CheckKey(k); err != nil {
 			return fmt.Errorf("dynamo: batch delete: key %d: %w", i, err)
 		}
 	}
@@ -623,57 +622,4 @@ func mapError(err error) error {
 		return fmt.Errorf("%w: %s", store.ErrInvalid, api.ErrorMessage())
 	}
 	return err
-}
-
-func checkKey(k store.Key) error {
-	if err := checkPart("pk", k.PK, true); err != nil {
-		return err
-	}
-	return checkPart("sk", k.SK, true)
-}
-
-func checkItem(it store.Item) error {
-	if err := checkKey(store.Key{PK: it.PK, SK: it.SK}); err != nil {
-		return err
-	}
-	if err := checkPart("index", it.Index, false); err != nil {
-		return err
-	}
-	if len(it.Data) > store.MaxItemSize {
-		return fmt.Errorf("data is %d bytes, want at most %d: %w", len(it.Data), store.MaxItemSize, store.ErrInvalid)
-	}
-	return nil
-}
-
-func checkQuery(q store.Query) error {
-	var err error
-	if q.Index != "" {
-		err = checkPart("index", q.Index, true)
-	} else {
-		err = checkPart("pk", q.PK, true)
-	}
-	if err == nil {
-		err = checkPart("prefix", q.Prefix, false)
-	}
-	if err == nil && (q.Limit < 0 || q.Limit > store.MaxLimit) {
-		err = fmt.Errorf("limit %d, want 0 to %d: %w", q.Limit, store.MaxLimit, store.ErrInvalid)
-	}
-	return err
-}
-
-// checkPart checks one part of a key (named for errors, never quoted: keys
-// may hold personal data). DynamoDB strings are UTF-8, so other bytes are
-// refused rather than replaced.
-func checkPart(name, s string, required bool) error {
-	switch {
-	case s == "" && required:
-		return fmt.Errorf("%s is empty: %w", name, store.ErrInvalid)
-	case len(s) > store.MaxKeyLen:
-		return fmt.Errorf("%s is %d bytes, want at most %d: %w", name, len(s), store.MaxKeyLen, store.ErrInvalid)
-	case strings.IndexByte(s, 0) >= 0:
-		return fmt.Errorf("%s contains NUL: %w", name, store.ErrInvalid)
-	case !utf8.ValidString(s):
-		return fmt.Errorf("%s is not UTF-8: %w", name, store.ErrInvalid)
-	}
-	return nil
 }
