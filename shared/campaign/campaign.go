@@ -183,6 +183,7 @@ type Keys interface {
 type Store interface {
 	Get(ctx context.Context, k store.Key) (store.Item, error)
 	Put(ctx context.Context, it store.Item, cond store.Cond) (store.Item, error)
+	Delete(ctx context.Context, k store.Key) error
 	Query(ctx context.Context, q store.Query) (store.Page, error)
 }
 

@@ -61,3 +61,30 @@ func (s *Service) openDraft(ctx context.Context, it store.Item) (Draft, error) {
 	d.Body, d.Footer = secret.Body, secret.Footer
 	return d, nil
 }
+
+// DeleteDrafts removes every draft of contactID, in every campaign, and
+// returns how many it removed (an erasure, PRG-01).
+func (s *Service) DeleteDrafts(ctx context.Context, contactID string) (int, error) {
+	n, cursor := 0, ""
+	for {
+		camps, next, err := s.List(ctx, cursor, store.MaxLimit)
+		if err != nil {
+			return n, err
+		}
+		for _, c := range camps {
+			k := store.Key{PK: draftPK(c.ID), SK: contactID}
+			if _, err := s.Store.Get(ctx, k); errors.Is(err, store.ErrNotFound) {
+				continue
+			} else if err != nil {
+				return n, fmt.Errorf("campaign: erase draft: %w", err)
+			}
+			if err := s.Store.Delete(ctx, k); err != nil {
+				return n, fmt.Errorf("campaign: erase draft: %w", err)
+			}
+			n++
+		}
+		if cursor = next; cursor == "" {
+			return n, nil
+		}
+	}
+}

@@ -102,6 +102,7 @@ type Stack struct {
 	Ingest    *ingest.Consumer
 	Campaigns *campaign.Service
 	Purges    *purge.Service
+	Erasures  *purge.Eraser
 	// Jobs routes the jobs queue; Imports runs CSV imports (its parse is a
 	// job); Forms keeps web forms.
 	Jobs    *jobs.Dispatcher
@@ -230,6 +231,7 @@ func Open(cfg Config) (*Stack, error) {
 		Now: cfg.Now, Logger: logger}
 	st.Subjects.Register(st.Jobs)
 	st.Purges.Mailer = st.Outbox
+	st.Erasures = &purge.Eraser{Requests: st.Subjects, Contacts: st.Contacts, Drafts: st.Campaigns}
 	st.SCIMTokens = &scim.Tokens{Store: st.Store, Audit: st.Audit, Now: cfg.Now}
 	st.Notices = &notice.Service{Store: st.Store, Mailer: st.Outbox, Audit: st.Audit, Tenants: st.Orgs,
 		Recipients: notice.Union(st.Directory.OwnersAndAdmins, st.settingsEmails), Seed: cfg.Subprocessors, Now: cfg.Now, Logger: logger}
@@ -364,6 +366,10 @@ func (s *Stack) sweep(ctx context.Context) error {
 			break
 		}
 	}
+	erased, err := s.Erasures.RunAll(ctx, s.Orgs.All)
+	if err != nil {
+		return fmt.Errorf("sweep: %w", err)
+	}
 	msgs, err := s.Queues.DeleteExpired(ctx)
 	if err != nil {
 		return fmt.Errorf("sweep: %w", err)
@@ -374,7 +380,7 @@ func (s *Stack) sweep(ctx context.Context) error {
 	if err := s.Notices.Tick(ctx); err != nil { // notices unfinished, reminders a week ahead (NTC-01)
 		return fmt.Errorf("sweep: %w", err)
 	}
-	s.Logger.InfoContext(ctx, "sweep done", "expired_items", total, "expired_messages", msgs, "purged", purged, "uploads", uploads)
+	s.Logger.InfoContext(ctx, "sweep done", "expired_items", total, "expired_messages", msgs, "purged", purged, "erased", erased, "uploads", uploads)
 	return ctx.Err()
 }
 
