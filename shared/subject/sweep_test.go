@@ -43,9 +43,12 @@ func alarms(t *testing.T, w *stacktest.World, id string) map[string]int {
 func TestOPS04_DueRequestsRaiseAlarms(t *testing.T) {
 	w := stacktest.New(t)
 	seed(t, w, "acme", contactJSON(ada, "Ada"))
-	_, open, _ := request(t, w, "acme", `{"type":"erasure","subject":{"email":"ada@example.com"}}`)
+	seed(t, w, "globex", contactJSON("eve@example.com", "Eve"))
+	// Access requests stay open while their export job waits (the jobs
+	// queue is not drained here); the sweep carries out erasures.
+	_, open, _ := request(t, w, "acme", `{"type":"access","subject":{"email":"ada@example.com"}}`)
 	_, finished, _ := request(t, w, "acme", `{"type":"restriction","subject":{"email":"ada@example.com"}}`)
-	_, other, _ := request(t, w, "globex", `{"type":"erasure","subject":{"email":"eve@example.com"}}`)
+	_, other, _ := request(t, w, "globex", `{"type":"access","subject":{"email":"eve@example.com"}}`)
 	steps := []struct {
 		name    string
 		advance time.Duration
@@ -77,7 +80,7 @@ func TestOPS04_DueRequestsRaiseAlarms(t *testing.T) {
 	}
 	es := w.Audited(t, string(tenant.Platform), outbox.AlarmType)
 	for _, e := range es {
-		if e.Detail["request"] == open.ID && (e.Detail["org"] != "acme" || e.Detail["type"] != "erasure" || e.Detail["dueAt"] == "") {
+		if e.Detail["request"] == open.ID && (e.Detail["org"] != "acme" || e.Detail["type"] != "access" || e.Detail["dueAt"] == "") {
 			t.Errorf("alarm detail = %v, want org, type and due date", e.Detail)
 		}
 	}
