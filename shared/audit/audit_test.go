@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/alto/alto/shared/clocktest"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -21,26 +22,11 @@ import (
 	"github.com/alto/alto/shared/tenant"
 )
 
-// clock is a settable clock, safe for concurrent use.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// clock is the tests' settable clock.
+type clock = clocktest.Clock
 
 func newClock() *clock {
-	return &clock{t: time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)}
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+	return clocktest.At(time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC))
 }
 
 // fixture is an audit log kept in a real embedded store.

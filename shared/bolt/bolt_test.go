@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/alto/alto/shared/clocktest"
 	"go.etcd.io/bbolt"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +18,9 @@ import (
 	"github.com/alto/alto/shared/storetest"
 	"github.com/alto/alto/shared/tenant"
 )
+
+// clock is the tests' settable clock.
+type clock = clocktest.Clock
 
 func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) storetest.Harness {
@@ -271,26 +274,8 @@ func BenchmarkQueueSendReceive(b *testing.B) {
 	}
 }
 
-// clock is a settable clock for Options.Now.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
 func newClock() *clock {
-	return &clock{now: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
+	return clocktest.At(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
 }
 
 // open opens the data file at path and closes it when tb ends.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/alto/alto/shared/clocktest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -24,18 +25,8 @@ import (
 	"github.com/alto/alto/shared/valid"
 )
 
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+// clock is the tests' settable clock.
+type clock = clocktest.Clock
 
 type env struct {
 	dir    string
@@ -51,7 +42,7 @@ type env struct {
 func newEnv(t testing.TB) *env {
 	t.Helper()
 	dir := t.TempDir()
-	clk := &clock{t: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
+	clk := clocktest.At(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC))
 	dbPath := filepath.Join(dir, "alto.db")
 	db, err := bolt.Open(dbPath, bolt.Options{Now: clk.Now})
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/alto/alto/shared/clocktest"
 	"os"
 	"sync"
 	"testing"
@@ -21,6 +22,9 @@ import (
 	"github.com/alto/alto/shared/storetest"
 	"github.com/alto/alto/shared/tenant"
 )
+
+// clock is the tests' settable clock.
+type clock = clocktest.Clock
 
 func TestMain(m *testing.M) { os.Exit(awstest.Main(m)) }
 
@@ -51,27 +55,9 @@ func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) storetest.Harness {
 		storeLimitations.Skip(t)
 		client, table := newTable(t)
-		clk := &clock{now: time.Now()}
+		clk := clocktest.At(time.Now())
 		return storetest.Harness{Store: dynamo.New(client, table, dynamo.Options{Now: clk.Now}), Now: clk.Now, Advance: clk.Advance}
 	})
-}
-
-// clock is a manual clock; it may be used concurrently.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 }
 
 func TestKeysets(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/alto/alto/shared/clocktest"
 	"io"
 	"io/fs"
 	"net/http"
@@ -24,27 +25,12 @@ import (
 	"github.com/alto/alto/shared/tenant"
 )
 
+// clock is the tests' settable clock.
+type clock = clocktest.Clock
+
 var secret = bytes.Repeat([]byte("0123456789abcdef"), 2)
 
-// clock is a settable clock, safe for concurrent use.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+func newClock() *clock { return clocktest.At(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)) }
 
 type fixture struct {
 	store  *fsblob.Store

@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/alto/alto/shared/clocktest"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -34,18 +34,8 @@ import (
 	"github.com/alto/alto/shared/tenant"
 )
 
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+// clock is the tests' settable clock.
+type clock = clocktest.Clock
 
 type harness struct {
 	api    *API
@@ -60,7 +50,7 @@ type harness struct {
 func newHarness(t *testing.T, mod func(*Config)) *harness {
 	t.Helper()
 	dir := t.TempDir()
-	clk := &clock{t: time.Now().UTC().Truncate(time.Second)}
+	clk := clocktest.At(time.Now().UTC().Truncate(time.Second))
 	db, err := bolt.Open(filepath.Join(dir, "alto.db"), bolt.Options{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)

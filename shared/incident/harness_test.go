@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/alto/alto/shared/clocktest"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -27,18 +28,8 @@ import (
 	"github.com/alto/alto/shared/webhook"
 )
 
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
-}
+// clock is the tests' settable clock.
+type clock = clocktest.Clock
 
 // T is the detection time of the tests: Friday 20 November 2026, 10:00 UTC.
 var T = time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
@@ -63,7 +54,7 @@ type envOption func(*incident.Config, *env)
 func newEnv(t *testing.T, opts ...envOption) *env {
 	t.Helper()
 	dir := t.TempDir()
-	clk := &clock{t: T}
+	clk := clocktest.At(T)
 	db, err := bolt.Open(filepath.Join(dir, "alto.db"), bolt.Options{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/alto/alto/shared/clocktest"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -19,17 +20,8 @@ import (
 	"github.com/alto/alto/shared/valid"
 )
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+// clock is the tests' settable clock.
+type clock = clocktest.Clock
 
 // mailer is a hand-written notify.Mailer that records every call, so a
 // test sees duplicates the service itself would have sent; failFor makes
@@ -93,7 +85,7 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	clk := &clock{t: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
+	clk := clocktest.At(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC))
 	db, err := bolt.Open(filepath.Join(t.TempDir(), "alto.db"), bolt.Options{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)

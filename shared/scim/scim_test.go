@@ -3,12 +3,12 @@ package scim_test
 import (
 	"context"
 	"encoding/json"
+	"github.com/alto/alto/shared/clocktest"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,12 +22,8 @@ import (
 	"github.com/alto/alto/shared/tenant"
 )
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+// clock is the tests' settable clock.
+type clock = clocktest.Clock
 
 type env struct {
 	store  *bolt.Store
@@ -44,7 +40,7 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	dir := t.TempDir()
-	clk := &clock{t: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
+	clk := clocktest.At(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC))
 	db, err := bolt.Open(filepath.Join(dir, "alto.db"), bolt.Options{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)

@@ -8,31 +8,19 @@ import (
 	"encoding/json"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/alto/alto/shared/audit"
 	"github.com/alto/alto/shared/auth"
+	"github.com/alto/alto/shared/clocktest"
 	"github.com/alto/alto/shared/contact"
 	"github.com/alto/alto/shared/stack"
 	"github.com/alto/alto/shared/tenant"
 )
 
-// Clock is a settable clock, safe for concurrent use.
-type Clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-
-// Set moves the clock to t.
-func (c *Clock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
-
-// Advance moves the clock forward by d.
-func (c *Clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+// Clock is the settable clock of a World.
+type Clock = clocktest.Clock
 
 // World is a stack in a temporary data folder.
 type World struct {
@@ -44,7 +32,7 @@ type World struct {
 // New opens a stack in t.TempDir() with a settable clock starting now.
 func New(t testing.TB) *World {
 	t.Helper()
-	clk := &Clock{t: time.Now().UTC().Truncate(time.Second)}
+	clk := clocktest.At(time.Now().UTC().Truncate(time.Second))
 	data := t.TempDir()
 	st, err := stack.Open(stack.Config{Data: data, Now: clk.Now, BaseURL: "https://alto.example", NoSync: true})
 	if err != nil {
