@@ -150,10 +150,7 @@ func (s *Store) Get(ctx context.Context, k store.Key) (store.Item, error) {
 func (s *Store) Put(ctx context.Context, it store.Item, cond store.Cond) (store.Item, error) {
 	t, err := tenant.From(ctx)
 	if err == nil {
-		err = store.CheckItem(it)
-	}
-	if err == nil && (cond < store.Always || cond > store.IfVersion) {
-		err = fmt.Errorf("unknown condition %d: %w", cond, store.ErrInvalid)
+		err = store.CheckPut(it, cond)
 	}
 	if err != nil {
 		return store.Item{}, fmt.Errorf("dynamo: put: %w", err)

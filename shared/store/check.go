@@ -61,3 +61,11 @@ func checkPart(name, s string, required bool) error {
 	}
 	return nil
 }
+
+// CheckPut checks it like CheckItem and that cond is a known condition.
+func CheckPut(it Item, cond Cond) error {
+	if cond < Always || cond > IfVersion {
+		return fmt.Errorf("unknown condition %d: %w", cond, ErrInvalid)
+	}
+	return CheckItem(it)
+}
