@@ -284,13 +284,3 @@ func BenchmarkWorkspaceExportBaseline(b *testing.B) {
 		})
 	}
 }
-
-// TestMain removes the benchmarks' seeded worlds.
-func TestMain(m *testing.M) {
-	code := m.Run()
-	for _, w := range benchWorlds {
-		w.db.Close()
-		os.RemoveAll(w.dir)
-	}
-	os.Exit(code)
-}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -438,4 +439,14 @@ func TestAUD01_SubjectRequestsAndExportsAreAudited(t *testing.T) {
 	if res, err := w.Stack.Audit.Verify(stacktest.Ctx("acme")); err != nil || !res.OK {
 		t.Errorf("audit chain = %+v, %v; want intact", res, err)
 	}
+}
+
+// TestMain removes the benchmarks' seeded worlds.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	for _, w := range benchWorlds {
+		w.db.Close()
+		os.RemoveAll(w.dir)
+	}
+	os.Exit(code)
 }
