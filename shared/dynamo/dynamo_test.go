@@ -5,8 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"github.com/alto/alto/shared/clocktest"
+	"net"
+	"net/http"
 	"os"
+	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -286,5 +291,50 @@ func TestENC01_TableEncryptedWithKMSKey(t *testing.T) {
 	}
 	if d := ttl.TimeToLiveDescription; d == nil || aws.ToString(d.AttributeName) != "ttl" || d.TimeToLiveStatus != types.TimeToLiveStatusEnabled {
 		t.Errorf("TimeToLiveDescription = %+v, want enabled on ttl", d)
+	}
+}
+
+// losingFirstAnswer forwards every request, but replaces the answer to the
+// first PutItem with a connection reset: the server applied the write, the
+// SDK does not know it and sends the same request again.
+type losingFirstAnswer struct {
+	next http.RoundTripper
+	lost atomic.Bool
+}
+
+func (l *losingFirstAnswer) RoundTrip(r *http.Request) (*http.Response, error) {
+	res, err := l.next.RoundTrip(r)
+	if err == nil && strings.HasSuffix(r.Header.Get("X-Amz-Target"), ".PutItem") && l.lost.CompareAndSwap(false, true) {
+		res.Body.Close()
+		return nil, &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}
+	}
+	return res, err
+}
+
+func TestIfAbsentRetriedAfterLostAnswerSucceeds(t *testing.T) {
+	_, table := newTable(t)
+	cfg := awstest.Config(t)
+	lossy := &losingFirstAnswer{next: http.DefaultTransport}
+	cfg.HTTPClient = &http.Client{Transport: lossy}
+	s := dynamo.New(dynamodb.NewFromConfig(cfg), table, dynamo.Options{})
+	ctx := tenant.With(t.Context(), "acme")
+
+	it, err := s.Put(ctx, store.Item{PK: "P", SK: "s", Data: []byte("first")}, store.IfAbsent)
+	if err != nil {
+		t.Fatalf("IfAbsent put whose first answer was lost: %v", err)
+	}
+	if !lossy.lost.Load() {
+		t.Fatal("no answer was lost: the test did not exercise a retry")
+	}
+	if it.Version != 1 {
+		t.Errorf("Version = %d, want 1", it.Version)
+	}
+	// A different writer's IfAbsent still fails: the token is per put.
+	if _, err := s.Put(ctx, store.Item{PK: "P", SK: "s", Data: []byte("second")}, store.IfAbsent); !errors.Is(err, store.ErrConditionFailed) {
+		t.Errorf("second IfAbsent put: error = %v, want ErrConditionFailed", err)
+	}
+	got, err := s.Get(ctx, store.Key{PK: "P", SK: "s"})
+	if err != nil || string(got.Data) != "first" {
+		t.Errorf("Get = %q, %v; want the first write", got.Data, err)
 	}
 }

@@ -16,6 +16,7 @@ package dynamo
 
 import (
 	"context"
+	crand "crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -42,6 +43,10 @@ const (
 	attrData    = "d"
 	attrVersion = "v"
 	attrTTL     = "ttl"
+	// attrWrite holds a random token of the conditional put that wrote the
+	// item, so that a put the SDK sent twice (its answer lost on the way
+	// back) recognizes its own first write instead of failing its condition.
+	attrWrite = "wid"
 	// IndexName is the global secondary index on the blind index.
 	IndexName = "blind"
 )
@@ -187,13 +192,23 @@ func (s *Store) putIf(ctx context.Context, t tenant.ID, it store.Item, condition
 		names["#v"] = attrVersion
 		values[":old"] = number(it.Version - 1)
 	}
+	item := encodeItem(t, it)
+	token := crand.Text()
+	item[attrWrite] = str(token)
 	_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:                 &s.table,
-		Item:                      encodeItem(t, it),
-		ConditionExpression:       &condition,
-		ExpressionAttributeNames:  names,
-		ExpressionAttributeValues: values,
+		TableName:                           &s.table,
+		Item:                                item,
+		ConditionExpression:                 &condition,
+		ExpressionAttributeNames:            names,
+		ExpressionAttributeValues:           values,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		if w, _ := stringOf(ccf.Item[attrWrite]); w == token {
+			return nil // a retry of this very put found its own first write
+		}
+	}
 	return mapError(err)
 }
 
