@@ -28,6 +28,7 @@ type Store interface {
 	Get(ctx context.Context, k store.Key) (store.Item, error)
 	Put(ctx context.Context, it store.Item, cond store.Cond) (store.Item, error)
 	Query(ctx context.Context, q store.Query) (store.Page, error)
+	BatchDelete(ctx context.Context, keys []store.Key) error
 }
 
 // Entry is one audit record.
@@ -59,6 +60,9 @@ var ErrConflict = errors.New("audit: too much contention appending")
 const (
 	partition = "AUDIT"
 	entryPfx  = "E#"
+	// anchorSK holds the sequence number and hash of the last entry the
+	// retention sweep removed (RET-05): the chain goes on from there.
+	anchorSK = "ANCHOR"
 )
 
 // Log is the audit log. It may be used concurrently; the tenant comes from
@@ -66,6 +70,10 @@ const (
 type Log struct {
 	store Store
 	now   func() time.Time
+	// Vault, when set, keeps the chain's periodic digests in write-once
+	// storage (AUD-02); Verify then holds the chain against them. Set it
+	// before first use.
+	Vault Vault
 }
 
 // New returns the audit log kept in s. now may be nil (time.Now).
@@ -213,14 +221,44 @@ type Result struct {
 	Head        string `json:"head,omitempty"`
 	FirstBroken int64  `json:"firstBroken,omitempty"`
 	Reason      string `json:"reason,omitempty"`
+	// TrimmedThrough is the last entry the retention sweep removed; the
+	// chain is verified from the one after it.
+	TrimmedThrough int64 `json:"trimmedThrough,omitempty"`
 }
 
-// Verify walks the tenant's whole chain in order and checks every entry's
-// hash, its link to the entry before and the sequence without gaps. A
-// broken chain is a Result with OK false, not an error; errors are reserved
-// for failures to read.
+// Verify walks the tenant's chain in order and checks every entry's hash,
+// its link to the entry before and the sequence without gaps. Where the
+// retention sweep removed the oldest entries (RET-05), the chain starts
+// after the anchor it left: the first kept entry must link to the last
+// removed one. Entries counts the entries checked. A broken chain is a
+// Result with OK false, not an error; errors are reserved for failures to
+// read.
 func (l *Log) Verify(ctx context.Context) (Result, error) {
-	var prev Entry
+	anchor, err := l.anchor(ctx)
+	if err != nil {
+		return Result{}, fmt.Errorf("audit: verify: %w", err)
+	}
+	sealed, err := l.sealed(ctx)
+	if err != nil {
+		return Result{}, fmt.Errorf("audit: verify: %w", err)
+	}
+	if l.Vault != nil {
+		recorded, err := l.lastVaultAnchor(ctx)
+		if err != nil {
+			return Result{}, fmt.Errorf("audit: verify: %w", err)
+		}
+		switch {
+		case recorded == anchor:
+		case recorded.Seq > anchor.Seq:
+			// A trim recorded its anchor and stopped before moving it: the
+			// entry is still there and must match.
+			sealed[recorded.Seq] = recorded.Hash
+		default:
+			return Result{OK: false, FirstBroken: recorded.Seq + 1, TrimmedThrough: anchor.Seq,
+				Reason: "the chain's start differs from the one recorded in write-once storage"}, nil
+		}
+	}
+	prev := Entry{Seq: anchor.Seq, Hash: anchor.Hash}
 	var n int64
 	cursor := ""
 	for {
@@ -229,9 +267,12 @@ func (l *Log) Verify(ctx context.Context) (Result, error) {
 			return Result{}, fmt.Errorf("audit: verify: %w", err)
 		}
 		for _, it := range page.Items {
-			want := n + 1
+			if it.SK <= seqKey(anchor.Seq) {
+				continue // removed by a sweep that has not finished deleting
+			}
+			want := prev.Seq + 1
 			broken := func(reason string) (Result, error) {
-				return Result{OK: false, Entries: n, FirstBroken: want, Reason: reason}, nil
+				return Result{OK: false, Entries: n, FirstBroken: want, Reason: reason, TrimmedThrough: anchor.Seq}, nil
 			}
 			var e Entry
 			if err := json.Unmarshal(it.Data, &e); err != nil {
@@ -244,14 +285,127 @@ func (l *Log) Verify(ctx context.Context) (Result, error) {
 				return broken("entry does not link to the one before")
 			case e.Hash != hashOf(e):
 				return broken("entry content does not match its hash")
+			case sealed[e.Seq] != "" && sealed[e.Seq] != e.Hash:
+				return broken("entry differs from its digest in write-once storage")
 			}
-			prev, n = e, want
+			prev = e
+			n++
 		}
 		if page.Next == "" {
-			return Result{OK: true, Entries: n, Head: prev.Hash}, nil
+			if n == 0 && anchor.Seq > 0 {
+				return Result{OK: false, FirstBroken: anchor.Seq + 1, TrimmedThrough: anchor.Seq,
+					Reason: "the chain's head is missing: retention never removes it"}, nil
+			}
+			// A digest beyond the last entry: the chain's tail was removed.
+			for seq := range sealed {
+				if seq > prev.Seq {
+					return Result{OK: false, Entries: n, FirstBroken: prev.Seq + 1, TrimmedThrough: anchor.Seq,
+						Reason: "entries sealed in write-once storage are missing from the end of the chain"}, nil
+				}
+			}
+			return Result{OK: true, Entries: n, Head: prev.Hash, TrimmedThrough: anchor.Seq}, nil
 		}
 		cursor = page.Next
 	}
+}
+
+// anchor is where the kept chain starts: the last entry removed by
+// retention, or the zero anchor of a chain never trimmed.
+type anchor struct {
+	Seq  int64  `json:"seq"`
+	Hash string `json:"hash"`
+}
+
+func (l *Log) anchor(ctx context.Context) (anchor, error) {
+	it, err := l.store.Get(ctx, store.Key{PK: partition, SK: anchorSK})
+	if errors.Is(err, store.ErrNotFound) {
+		return anchor{}, nil
+	}
+	if err != nil {
+		return anchor{}, err
+	}
+	var a anchor
+	if err := json.Unmarshal(it.Data, &a); err != nil {
+		return anchor{}, fmt.Errorf("anchor unreadable: %w", err)
+	}
+	return a, nil
+}
+
+// Due returns the keys of up to limit of the tenant's oldest entries
+// written before cutoff, oldest first, for the retention sweep (RET-05).
+// The newest entry is never due: the chain always keeps its head.
+func (l *Log) Due(ctx context.Context, cutoff time.Time, limit int) ([]store.Key, error) {
+	head, err := l.Head(ctx)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var keys []store.Key
+	page, err := l.store.Query(ctx, store.Query{PK: partition, Prefix: entryPfx, Limit: min(limit, store.MaxLimit)})
+	if err != nil {
+		return nil, fmt.Errorf("audit: due: %w", err)
+	}
+	for _, it := range page.Items {
+		var e Entry
+		if err := json.Unmarshal(it.Data, &e); err != nil {
+			return nil, fmt.Errorf("audit: due: entry %s unreadable: %w", it.SK, err)
+		}
+		if e.Seq >= head.Seq || !e.Time.Before(cutoff) {
+			break
+		}
+		keys = append(keys, store.Key{PK: partition, SK: it.SK})
+	}
+	return keys, nil
+}
+
+// Trim removes the entries at keys (a prefix of the chain, as Due returns
+// it). It first moves the anchor to the newest of them, so the chain
+// verifies from there whether or not the deletion completes; running it
+// again after a crash finishes the job.
+func (l *Log) Trim(ctx context.Context, keys []store.Key) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	last := keys[0]
+	for _, k := range keys {
+		if k.PK != partition || !strings.HasPrefix(k.SK, entryPfx) {
+			return fmt.Errorf("audit: trim: %s/%s is not an entry: %w", k.PK, k.SK, store.ErrInvalid)
+		}
+		if k.SK > last.SK {
+			last = k
+		}
+	}
+	it, err := l.store.Get(ctx, last)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		// Deleted by an earlier run, which moved the anchor first.
+	case err != nil:
+		return fmt.Errorf("audit: trim: %w", err)
+	default:
+		var e Entry
+		if err := json.Unmarshal(it.Data, &e); err != nil {
+			return fmt.Errorf("audit: trim: entry %s unreadable: %w", it.SK, err)
+		}
+		cur, err := l.anchor(ctx)
+		if err != nil {
+			return fmt.Errorf("audit: trim: %w", err)
+		}
+		if e.Seq > cur.Seq {
+			if err := l.vaultAnchor(ctx, anchor{Seq: e.Seq, Hash: e.Hash}); err != nil {
+				return fmt.Errorf("audit: trim: record anchor: %w", err)
+			}
+			data, _ := json.Marshal(anchor{Seq: e.Seq, Hash: e.Hash})
+			if _, err := l.store.Put(ctx, store.Item{PK: partition, SK: anchorSK, Data: data}, store.Always); err != nil {
+				return fmt.Errorf("audit: trim: move anchor: %w", err)
+			}
+		}
+	}
+	if err := l.store.BatchDelete(ctx, keys); err != nil {
+		return fmt.Errorf("audit: trim: %w", err)
+	}
+	return nil
 }
 
 // hashOf is the entry's chain hash: SHA-256 over its JSON form with Hash

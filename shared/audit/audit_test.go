@@ -18,6 +18,7 @@ import (
 
 	"github.com/alto/alto/shared/audit"
 	"github.com/alto/alto/shared/bolt"
+	"github.com/alto/alto/shared/fsblob"
 	"github.com/alto/alto/shared/store"
 	"github.com/alto/alto/shared/tenant"
 )
@@ -815,4 +816,168 @@ func TestAUD03_ACC03_TenantChainsAreSeparate(t *testing.T) {
 			t.Errorf("Verify: err = %v, want %v", err, tenant.ErrNoTenant)
 		}
 	})
+}
+
+// TestRET05_TrimRemovesOldEntriesAndKeepsTheChain checks the retention
+// sweep's side of the audit log: only entries older than the cutoff are
+// due, never the head; after a trim the kept chain still verifies from the
+// anchor; a trim interrupted before its deletion, and run again, ends the
+// same; and tampering with the first kept entry is still caught.
+func TestRET05_TrimRemovesOldEntriesAndKeepsTheChain(t *testing.T) {
+	f := newFixture(t)
+	ctx := acme()
+	old := f.appendN(t, ctx, 5)
+	f.clock.Advance(24 * time.Hour)
+	cutoff := f.clock.Now()
+	f.clock.Advance(time.Hour)
+	kept := f.appendN(t, ctx, 3)
+
+	due, err := f.log.Due(ctx, cutoff, 100)
+	if err != nil {
+		t.Fatalf("Due: %v", err)
+	}
+	if len(due) != len(old) || due[0] != entryKey(1) || due[len(due)-1] != entryKey(old[len(old)-1].Seq) {
+		t.Fatalf("Due = %v, want the %d entries before the cutoff, oldest first", due, len(old))
+	}
+	if got, _ := f.log.Due(ctx, cutoff, 2); len(got) != 2 {
+		t.Errorf("Due with limit 2 = %d keys, want 2", len(got))
+	}
+	if got, _ := f.log.Due(ctx, f.clock.Now().Add(time.Hour), 100); len(got) != len(old)+len(kept)-1 {
+		t.Errorf("Due after every entry = %d keys, want all but the head (%d)", len(got), len(old)+len(kept)-1)
+	}
+
+	// A trim that moved the anchor but crashed before deleting: entries
+	// at or below the anchor are skipped, the chain verifies.
+	if err := f.log.Trim(ctx, due[:2]); err != nil {
+		t.Fatalf("Trim: %v", err)
+	}
+	if _, err := f.store.Put(ctx, store.Item{PK: "AUDIT", SK: entryKey(1).SK, Data: mustJSON(t, old[0])}, store.Always); err != nil {
+		t.Fatal(err)
+	}
+	res, err := f.log.Verify(ctx)
+	if err != nil || !res.OK || res.TrimmedThrough != 2 || res.Entries != int64(len(old)+len(kept)-2) {
+		t.Fatalf("Verify after a partial trim = %+v, %v; want ok from entry 3", res, err)
+	}
+	if err := f.log.Trim(ctx, due); err != nil {
+		t.Fatalf("Trim again: %v", err)
+	}
+	if err := f.log.Trim(ctx, due); err != nil { // a repeat changes nothing
+		t.Fatalf("Trim a third time: %v", err)
+	}
+	got := f.listAll(t, ctx, audit.Filter{})
+	if !reflect.DeepEqual(seqs(got), seqs(kept)) {
+		t.Errorf("entries after trim = %v, want %v", seqs(got), seqs(kept))
+	}
+	res, err = f.log.Verify(ctx)
+	if err != nil || !res.OK || res.Entries != int64(len(kept)) || res.TrimmedThrough != old[len(old)-1].Seq || res.Head != kept[len(kept)-1].Hash {
+		t.Errorf("Verify after trim = %+v, %v; want ok over the %d kept entries", res, err, len(kept))
+	}
+	if _, err := f.log.Append(ctx, audit.Entry{Type: "after.trim"}); err != nil {
+		t.Fatalf("Append after trim: %v", err)
+	}
+	if res, _ := f.log.Verify(ctx); !res.OK {
+		t.Errorf("Verify after an append = %+v, want ok", res)
+	}
+
+	// The first kept entry must still link to the anchor.
+	forged := kept[0]
+	forged.Prev = strings.Repeat("0", 64)
+	forged.Hash = chainHash(t, forged)
+	if _, err := f.store.Put(ctx, store.Item{PK: "AUDIT", SK: entryKey(forged.Seq).SK, Data: mustJSON(t, forged)}, store.Always); err != nil {
+		t.Fatal(err)
+	}
+	if res, _ := f.log.Verify(ctx); res.OK || res.FirstBroken != forged.Seq {
+		t.Errorf("Verify with a forged first entry = %+v, want broken at %d", res, forged.Seq)
+	}
+	if err := f.log.Trim(ctx, []store.Key{{PK: "CONTACT", SK: "x"}}); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("Trim of a non-entry: error = %v, want ErrInvalid", err)
+	}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestAUD02_DigestsInWriteOnceStorageCatchWhatTheChainCannot checks the
+// vault's digests: a removed tail, a chain rewritten with consistent
+// hashes and a moved anchor all verify as broken, while the retention
+// sweep's own trims still verify.
+func TestAUD02_DigestsInWriteOnceStorageCatchWhatTheChainCannot(t *testing.T) {
+	setup := func(t *testing.T) fixture {
+		f := newFixture(t)
+		vault, err := fsblob.New(t.TempDir(), fsblob.Options{Secret: make([]byte, 32)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.log.Vault = vault
+		ctx := acme()
+		f.appendN(t, ctx, 5)
+		if d, err := f.log.WriteDigest(ctx); err != nil || d.Seq != 5 {
+			t.Fatalf("WriteDigest = %+v, %v; want the head at 5", d, err)
+		}
+		if _, err := f.log.WriteDigest(ctx); err != nil { // again: nothing rewritten
+			t.Fatalf("WriteDigest again: %v", err)
+		}
+		f.appendN(t, ctx, 2)
+		if res, err := f.log.Verify(ctx); err != nil || !res.OK || res.Entries != 7 {
+			t.Fatalf("Verify = %+v, %v; want ok over 7 entries", res, err)
+		}
+		return f
+	}
+	ctx := acme()
+	tests := []struct {
+		name   string
+		tamper func(t *testing.T, f fixture)
+		broken int64 // 0: still verifies
+	}{
+		{"tail removed through a digest", func(t *testing.T, f fixture) {
+			f.store.BatchDelete(ctx, []store.Key{entryKey(5), entryKey(6), entryKey(7)})
+		}, 5},
+		{"chain rewritten with consistent hashes", func(t *testing.T, f fixture) {
+			es := f.listAll(t, ctx, audit.Filter{})
+			prev := ""
+			for _, e := range es {
+				if e.Seq == 2 {
+					e.Actor = "someone-else"
+				}
+				e.Prev = prev
+				e.Hash = chainHash(t, e)
+				prev = e.Hash
+				if _, err := f.store.Put(ctx, store.Item{PK: "AUDIT", SK: entryKey(e.Seq).SK, Data: mustJSON(t, e)}, store.Always); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}, 5},
+		{"anchor moved outside retention", func(t *testing.T, f fixture) {
+			es := f.listAll(t, ctx, audit.Filter{})
+			f.store.Put(ctx, store.Item{PK: "AUDIT", SK: "ANCHOR", Data: mustJSON(t, map[string]any{"seq": 3, "hash": es[2].Hash})}, store.Always)
+			f.store.BatchDelete(ctx, []store.Key{entryKey(1), entryKey(2), entryKey(3)})
+		}, 1},
+		{"retention's own trim", func(t *testing.T, f fixture) {
+			if err := f.log.Trim(ctx, []store.Key{entryKey(1), entryKey(2), entryKey(3)}); err != nil {
+				t.Fatal(err)
+			}
+		}, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := setup(t)
+			tc.tamper(t, f)
+			res, err := f.log.Verify(ctx)
+			if err != nil {
+				t.Fatalf("Verify: %v", err)
+			}
+			if tc.broken == 0 && !res.OK {
+				t.Errorf("Verify = %+v, want ok", res)
+			}
+			if tc.broken != 0 && (res.OK || res.FirstBroken != tc.broken) {
+				t.Errorf("Verify = %+v, want broken at %d", res, tc.broken)
+			}
+		})
+	}
 }
