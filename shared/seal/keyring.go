@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/tink-crypto/tink-go/v2/tink"
 
@@ -28,17 +30,30 @@ const indexLen = 32
 type Keyring struct {
 	master  tink.AEAD
 	keysets KeysetStore
+	// Recheck is how long cached keys are used before the store is asked
+	// again whether the tenant was shredded meanwhile, by another process
+	// (ENC-04); the check reads the store and never the master key.
+	// DefaultRecheck if zero. Now is the clock; time.Now if nil. Set them
+	// before first use.
+	Recheck time.Duration
+	Now     func() time.Time
 
 	mu      sync.Mutex
 	tenants map[tenant.ID]*slot
 }
 
+// DefaultRecheck bounds how long a process that did not shred a tenant
+// goes on using its cached keys.
+const DefaultRecheck = 30 * time.Second
+
 // slot holds one tenant's keys once loaded. done is closed when keys or err
 // is set; a slot whose err is ErrShredded stays in the cache for good.
+// checked is when the store last held the keyset (Unix nanoseconds).
 type slot struct {
-	done chan struct{}
-	keys *tenantKeys
-	err  error
+	done    chan struct{}
+	keys    *tenantKeys
+	err     error
+	checked atomic.Int64
 }
 
 // NewKeyring returns a Keyring that wraps tenants' keysets with master and
@@ -119,7 +134,8 @@ func (k *Keyring) BlindIndex(ctx context.Context, kind, normalized string) (stri
 //
 // Shred reaches the store only: copies of the wrapped keyset elsewhere (a
 // backup of the store) remain decryptable while the master key exists, and
-// other running processes keep the keys they have cached.
+// other running processes go on with the keys they have cached until
+// their next Recheck (at most DefaultRecheck by default).
 func (k *Keyring) Shred(ctx context.Context) error {
 	org, err := tenant.From(ctx)
 	if err != nil {
@@ -160,6 +176,7 @@ func (k *Keyring) keys(ctx context.Context) (tenant.ID, *tenantKeys, error) {
 		}
 		k.mu.Unlock()
 		if !ok {
+			s.checked.Store(k.now().UnixNano())
 			s.keys, s.err = k.load(ctx, org)
 			if s.err != nil && !errors.Is(s.err, ErrShredded) {
 				k.mu.Lock()
@@ -179,8 +196,47 @@ func (k *Keyring) keys(ctx context.Context) (tenant.ID, *tenantKeys, error) {
 		if isContextErr(s.err) && ctx.Err() == nil {
 			continue // the loader gave up on its own context; load with ours
 		}
+		if s.err == nil {
+			if err := k.recheck(ctx, org, s); err != nil {
+				return "", nil, err
+			}
+		}
 		return org, s.keys, s.err
 	}
+}
+
+// recheck asks the store, once per Recheck, whether the tenant of the
+// cached slot s was shredded by another process; if so the cache forgets
+// the keys and ErrShredded is returned. A failed read keeps the keys (the
+// next call asks again).
+func (k *Keyring) recheck(ctx context.Context, org tenant.ID, s *slot) error {
+	now := k.now()
+	every := k.Recheck
+	if every <= 0 {
+		every = DefaultRecheck
+	}
+	last := s.checked.Load()
+	if now.UnixNano()-last < int64(every) || !s.checked.CompareAndSwap(last, now.UnixNano()) {
+		return nil
+	}
+	if _, err := k.keysets.Get(ctx, org); errors.Is(err, ErrShredded) {
+		gone := &slot{done: make(chan struct{}), err: fmt.Errorf("tenant %s: %w", org, ErrShredded)}
+		close(gone.done)
+		k.mu.Lock()
+		k.tenants[org] = gone
+		k.mu.Unlock()
+		return gone.err
+	} else if err != nil {
+		s.checked.Store(last)
+	}
+	return nil
+}
+
+func (k *Keyring) now() time.Time {
+	if k.Now == nil {
+		return time.Now()
+	}
+	return k.Now()
 }
 
 // load reads the tenant's keyset from the store, creating it if the tenant

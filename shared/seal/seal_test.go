@@ -10,6 +10,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/alto/alto/shared/clocktest"
 
 	"github.com/alto/alto/shared/keysettest"
 	"github.com/alto/alto/shared/localkeys"
@@ -436,3 +439,45 @@ func TestENC04_ShredStopsKeyringEvenIfStoreFails(t *testing.T) {
 type failingDestroy struct{ seal.KeysetStore }
 
 func (failingDestroy) Destroy(context.Context, tenant.ID) error { return errors.New("disk on fire") }
+
+// TestENC04_ShredReachesOtherRunningProcesses shreds a tenant through one
+// Keyring while another (a second warm function instance) has its keys
+// cached: the other keeps them at most Recheck, then fails with
+// ErrShredded, having asked the store without calling the master key; the
+// other tenant goes on unharmed.
+func TestENC04_ShredReachesOtherRunningProcesses(t *testing.T) {
+	w := newWorld(t)
+	clk := clocktest.At(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	shredder, _ := w.coldStart()
+	warm, m := w.coldStart()
+	warm.Now, warm.Recheck = clk.Now, time.Minute
+	acme, globex := as("acme"), as("globex")
+	ct, err := warm.Seal(acme, "CONTACT#1", "email", []byte("ada@example.com"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := warm.Seal(globex, "CONTACT#1", "email", []byte("bob@example.com")); err != nil {
+		t.Fatal(err)
+	}
+	calls := m.Encrypts() + m.Decrypts()
+	if err := shredder.Shred(acme); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(30 * time.Second)
+	if _, err := warm.Open(acme, "CONTACT#1", "email", ct); err != nil {
+		t.Errorf("Open within Recheck: %v, want the cached keys still working", err)
+	}
+	clk.Advance(31 * time.Second)
+	if _, err := warm.Open(acme, "CONTACT#1", "email", ct); !errors.Is(err, seal.ErrShredded) {
+		t.Errorf("Open after Recheck: %v, want ErrShredded", err)
+	}
+	if _, err := warm.Seal(acme, "CONTACT#2", "email", []byte("x")); !errors.Is(err, seal.ErrShredded) {
+		t.Errorf("Seal after Recheck: %v, want ErrShredded", err)
+	}
+	if _, err := warm.Seal(globex, "CONTACT#2", "email", []byte("y")); err != nil {
+		t.Errorf("Seal of the other tenant: %v", err)
+	}
+	if got := m.Encrypts() + m.Decrypts(); got != calls {
+		t.Errorf("master calls of the warm Keyring = %d after the first uses, %d now: rechecks must read the store only", calls, got)
+	}
+}
