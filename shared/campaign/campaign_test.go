@@ -2,8 +2,12 @@ package campaign_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -221,6 +225,10 @@ func TestPER03_FooterAndOneClickOptOut(t *testing.T) {
 	}
 	if c, _ := w.Stack.Contacts.Get(stacktest.Ctx("acme"), auth.Scope{All: true}, ids[0]); c.OptedOut {
 		t.Fatal("a bad token opted the contact out")
+	}
+	// The token naming globex, which never used Alto, made it no keys.
+	if _, err := os.Stat(filepath.Join(w.Data, "keysets", "globex.keyset")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a forged token made keys for the tenant it names: %v", err)
 	}
 	page := w.Do(t, "GET", link.Path, "", "")
 	if page.Code != 200 || !strings.Contains(page.Body.String(), `method="post"`) {

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/alto/alto/shared/contact"
+	"github.com/alto/alto/shared/store"
 	"github.com/alto/alto/shared/tenant"
 )
 
@@ -57,6 +58,11 @@ func (s *Service) ParseToken(ctx context.Context, tok string) (context.Context, 
 		return ctx, "", "", ErrBadToken
 	}
 	ctx = tenant.With(ctx, tenant.ID(parts[0]))
+	// The campaign must exist before the tenant's keys are asked: the keys
+	// of a tenant named by a forged token would otherwise be created.
+	if _, err := s.Store.Get(ctx, store.Key{PK: campaignsPK, SK: parts[2]}); err != nil {
+		return ctx, "", "", ErrBadToken
+	}
 	want, err := s.Keys.BlindIndex(ctx, kindOptOut, string(raw))
 	if err != nil || !hmac.Equal([]byte(want), []byte(mac)) {
 		return ctx, "", "", ErrBadToken
