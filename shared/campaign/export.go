@@ -88,3 +88,22 @@ func (s *Service) DeleteDrafts(ctx context.Context, contactID string) (int, erro
 		}
 	}
 }
+
+// DraftPartitions calls fn with the store partition of every campaign's
+// drafts, for the retention sweep (RET-02), and stops at fn's first error.
+func (s *Service) DraftPartitions(ctx context.Context, fn func(pk string) error) error {
+	for cursor := ""; ; {
+		camps, next, err := s.List(ctx, cursor, store.MaxLimit)
+		if err != nil {
+			return err
+		}
+		for _, c := range camps {
+			if err := fn(draftPK(c.ID)); err != nil {
+				return err
+			}
+		}
+		if cursor = next; cursor == "" {
+			return nil
+		}
+	}
+}

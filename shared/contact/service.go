@@ -64,6 +64,18 @@ const (
 	suppressPK = "SUPPRESS" // SK: blind index of an erased subject's e-mail or phone
 )
 
+// Partitions calls fn with the store partitions that hold the tenant's
+// contacts and their indexes (not the suppression list, which keeps erased
+// subjects out), for the retention sweep (RET-03).
+func (s *Service) Partitions(_ context.Context, fn func(pk string) error) error {
+	for _, pk := range []string{handlesPK, contactsPK} {
+		if err := fn(pk); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Blind-index kinds.
 const (
 	KindEmail   = "email"

@@ -19,6 +19,7 @@ import (
 	"github.com/alto/alto/shared/incident"
 	"github.com/alto/alto/shared/notice"
 	"github.com/alto/alto/shared/purge"
+	"github.com/alto/alto/shared/retention"
 	"github.com/alto/alto/shared/scim"
 	"github.com/alto/alto/shared/store"
 	"github.com/alto/alto/shared/subject"
@@ -56,6 +57,9 @@ type Config struct {
 	// Purges runs workspace purges; a purged tenant's requests answer 410
 	// Gone, but for the purge's own status.
 	Purges *purge.Service
+	// Retention keeps retention settings and the workspace lifecycle; an
+	// archived workspace's requests answer 403 (RET-07).
+	Retention *retention.Service
 	// Imports runs CSV imports; Forms keeps web forms and takes their
 	// public submissions.
 	Imports Imports
@@ -134,6 +138,7 @@ func New(cfg Config) *API {
 	a.routes = append(a.routes, a.campaignRoutes()...)
 	a.routes = append(append(a.routes, a.importRoutes()...), a.formRoutes()...)
 	a.routes = append(a.routes, a.workspaceRoutes()...)
+	a.routes = append(a.routes, a.retentionRoutes()...)
 	a.routes = append(a.routes, a.incidentRoutes()...)
 	a.routes = append(a.routes, a.subjectRoutes()...)
 	a.routes = append(a.routes, a.accountRoutes()...)

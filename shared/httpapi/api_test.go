@@ -28,6 +28,7 @@ import (
 	"github.com/alto/alto/shared/jobs"
 	"github.com/alto/alto/shared/localkeys"
 	"github.com/alto/alto/shared/purge"
+	"github.com/alto/alto/shared/retention"
 	"github.com/alto/alto/shared/seal"
 	"github.com/alto/alto/shared/store"
 	"github.com/alto/alto/shared/subject"
@@ -96,6 +97,7 @@ func newHarness(t *testing.T, mod func(*Config)) *harness {
 		Ingress:     &ingest.Producer{Queue: queues, Keys: ring},
 		Idempotency: st,
 		Purges:      &purge.Service{Keys: ring, Store: st, Data: st, Audit: log, Now: clk.Now},
+		Retention:   &retention.Service{Store: st, Audit: log, Keys: ring, Now: clk.Now},
 		Imports: &imports.Service{Store: st, Blobs: blobs, Keys: ring, Ingress: producer, Jobs: &jobs.Producer{Queue: queues},
 			Audit: log, Now: clk.Now},
 		Forms: &forms.Service{Store: st, Keys: ring, Ingress: producer, Audit: log, Now: clk.Now}}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/alto/alto/shared/audit"
 	"github.com/alto/alto/shared/auth"
+	"github.com/alto/alto/shared/retention"
 	"github.com/alto/alto/shared/store"
 	"github.com/alto/alto/shared/tenant"
 )
@@ -54,6 +55,9 @@ func (a *API) authedRoute(action auth.Action, h func(http.ResponseWriter, *http.
 			err = errGone
 		}
 		if err == nil && !gone {
+			err = a.archived(ctx, p.Org, action)
+		}
+		if err == nil && !gone {
 			err = a.noteLogin(ctx, p, claims, r.Header.Get("Authorization"))
 		}
 		if err != nil {
@@ -85,6 +89,20 @@ func (a *API) purged(ctx context.Context, org string) (bool, error) {
 		return false, nil
 	}
 	return a.cfg.Purges.Purged(ctx, org)
+}
+
+// archived refuses every request to a workspace archived after its
+// termination (RET-07) but its owners' and admins' look at the retention
+// settings, which show when it will be deleted.
+func (a *API) archived(ctx context.Context, org string, action auth.Action) error {
+	if a.cfg.Retention == nil || action == auth.ManageRetention {
+		return nil
+	}
+	stage, err := a.cfg.Retention.Stage(ctx, tenant.ID(org))
+	if err == nil && stage == retention.Archived {
+		err = retention.ErrArchived
+	}
+	return err
 }
 
 // authFailed records a refused token in the platform's audit log with a

@@ -7,8 +7,10 @@ import (
 
 	"github.com/alto/alto/shared/auth"
 	"github.com/alto/alto/shared/blob"
+	"github.com/alto/alto/shared/retention"
 	"github.com/alto/alto/shared/seal"
 	"github.com/alto/alto/shared/store"
+	"github.com/alto/alto/shared/subject"
 	"github.com/alto/alto/shared/valid"
 )
 
@@ -53,6 +55,9 @@ var statusTable = []struct {
 	{errMethod, http.StatusMethodNotAllowed, errMethod.Error()},
 	{seal.ErrShredded, http.StatusGone, "this workspace was purged"},
 	{errGone, http.StatusGone, "this workspace was purged"},
+	{subject.ErrLinkExpired, http.StatusGone, "this download link has expired: read the request again for a fresh one"},
+	{retention.ErrArchived, http.StatusForbidden, "this workspace is archived after its termination and will be deleted"},
+	{retention.ErrStage, http.StatusConflict, "not possible in the workspace's current lifecycle stage"},
 	{store.ErrConditionFailed, http.StatusConflict, "the resource changed or already exists"},
 	{errBodyTooLarge, http.StatusRequestEntityTooLarge, errBodyTooLarge.Error()},
 	{errMediaType, http.StatusUnsupportedMediaType, errMediaType.Error()},

@@ -19,14 +19,10 @@ func (a *API) workspaceRoutes() []Route {
 // purgeWorkspace shreds the caller's workspace at once and schedules its
 // deletion (PRG-02). The body must confirm the organization ID.
 func (a *API) purgeWorkspace(w http.ResponseWriter, r *http.Request) error {
-	var req struct {
-		Confirm string `json:"confirm"`
-		Email   string `json:"email"`
-	}
-	if err := decodeStrict(r, &req); err != nil {
+	req, p, err := decodeConfirmation(r)
+	if err != nil {
 		return err
 	}
-	p, _ := auth.PrincipalFrom(r.Context())
 	res, err := a.cfg.Purges.Request(r.Context(), req.Confirm, req.Email, p.Sub)
 	if err != nil {
 		return err
@@ -44,4 +40,19 @@ func (a *API) getPurge(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, res)
 	return nil
+}
+
+// confirmation is the body of a request that ends the workspace: the
+// organization ID typed again, and where the confirmation log goes.
+type confirmation struct {
+	Confirm string `json:"confirm"`
+	Email   string `json:"email"`
+}
+
+// decodeConfirmation decodes r's confirmation and returns it with the caller.
+func decodeConfirmation(r *http.Request) (confirmation, auth.Principal, error) {
+	var req confirmation
+	err := decodeStrict(r, &req)
+	p, _ := auth.PrincipalFrom(r.Context())
+	return req, p, err
 }

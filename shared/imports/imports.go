@@ -421,3 +421,23 @@ func (imp *Import) addError(e RowError) {
 	}
 	imp.Errors = append(imp.Errors, e)
 }
+
+// Partitions calls fn with the store partitions of the tenant's import
+// records and reports, each import's rows before the records, for the
+// retention sweep (RET-03, RET-04), and stops at fn's first error.
+func (s *Service) Partitions(ctx context.Context, fn func(pk string) error) error {
+	for cursor := ""; ; {
+		page, err := s.Store.Query(ctx, store.Query{PK: importsPK, Cursor: cursor, Limit: store.MaxLimit})
+		if err != nil {
+			return fmt.Errorf("imports: list: %w", err)
+		}
+		for _, it := range page.Items {
+			if err := fn(rowsPK + it.SK); err != nil {
+				return err
+			}
+		}
+		if cursor = page.Next; cursor == "" {
+			return fn(importsPK)
+		}
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/alto/alto/shared/auth"
 	"github.com/alto/alto/shared/contact"
@@ -33,11 +35,18 @@ type Drafts interface {
 	DeleteDrafts(ctx context.Context, contactID string) (int, error)
 }
 
+// Archives removes the export archives that hold any of the contacts.
+type Archives interface {
+	DropArchives(ctx context.Context, contactIDs []string) (int, error)
+}
+
 // Eraser carries out erasure requests (PRG-01): it removes every contact
 // matching the subject with its handles and drafts, puts the subject's
 // e-mail and phone on the suppression list so no later ingest brings them
 // back (ING-04), and completes the request with a report of what it
-// removed. Queued jobs about the subject find nothing when they run, and
+// removed, and deletes the export archives that hold them (every
+// workspace export, and the subject's own). Queued jobs about the subject
+// find nothing when they run, and
 // queued submissions are dropped by the suppression check. Audit entries
 // name contacts by ID only, so they keep no personal data. It may be used
 // concurrently; each step is idempotent.
@@ -45,6 +54,7 @@ type Eraser struct {
 	Requests Requests
 	Contacts Contacts
 	Drafts   Drafts
+	Archives Archives
 }
 
 // Run carries out the tenant's pending erasure requests and returns how
@@ -127,7 +137,13 @@ func (e *Eraser) erase(ctx context.Context, id string) error {
 		}
 		removed++
 	}
-	_, err = e.Requests.Advance(ctx, id, subject.Done, &subject.Result{Contacts: len(seen), Changed: removed}, "")
+	archives := 0
+	if e.Archives != nil {
+		if archives, err = e.Archives.DropArchives(ctx, slices.Collect(maps.Keys(seen))); err != nil {
+			return fmt.Errorf("purge: erasure %s: %w", id, err)
+		}
+	}
+	_, err = e.Requests.Advance(ctx, id, subject.Done, &subject.Result{Contacts: len(seen), Changed: removed, Archives: archives}, "")
 	if err != nil {
 		return fmt.Errorf("purge: erasure %s: %w", id, err)
 	}

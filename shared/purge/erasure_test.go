@@ -28,6 +28,12 @@ func TestPRG01_ErasureRemovesTheSubjectEverywhereAndForGood(t *testing.T) {
 	w.Do(t, "POST", "/v1/campaigns/"+camp.ID+"/enqueue", owner, `{"all":true}`)
 	w.Drain(t, campaign.Queue)
 
+	// Exports made before the erasure: the workspace's and each subject's.
+	exp := stacktest.Decode[subject.Request](t, w.Do(t, "POST", "/v1/exports", owner, `{}`))
+	adaAccess := stacktest.Decode[subject.Request](t, w.Do(t, "POST", "/v1/subject-requests", owner, `{"type":"access","subject":{"email":"ada@example.com"}}`))
+	bobAccess := stacktest.Decode[subject.Request](t, w.Do(t, "POST", "/v1/subject-requests", owner, `{"type":"access","subject":{"email":"bob@example.com"}}`))
+	w.Drain(t, jobs.Queue)
+
 	rec = w.Do(t, "POST", "/v1/subject-requests", owner, `{"type":"erasure","subject":{"email":"Ada@Example.com"}}`)
 	if rec.Code != 202 {
 		t.Fatalf("erasure request = %d %s", rec.Code, rec.Body)
@@ -40,8 +46,31 @@ func TestPRG01_ErasureRemovesTheSubjectEverywhereAndForGood(t *testing.T) {
 	if err != nil || got.Status != subject.Done {
 		t.Fatalf("erasure after the sweep = %+v %v, want done", got, err)
 	}
-	if got.Result == nil || got.Result.Contacts != 1 || got.Result.Changed != 1 {
-		t.Errorf("erasure report = %+v, want one contact removed", got.Result)
+	if got.Result == nil || got.Result.Contacts != 1 || got.Result.Changed != 1 || got.Result.Archives != 2 {
+		t.Errorf("erasure report = %+v, want one contact and two export archives removed", got.Result)
+	}
+	// The archives that held Ada are gone; Bob's own export is not hers.
+	ctx := stacktest.Ctx("acme")
+	for _, tc := range []struct {
+		name string
+		get  func() (subject.Request, error)
+		kept bool
+	}{
+		{"workspace export", func() (subject.Request, error) { return w.Stack.Subjects.GetExport(ctx, exp.ID) }, false},
+		{"Ada's access export", func() (subject.Request, error) { return w.Stack.Subjects.Get(ctx, adaAccess.ID) }, false},
+		{"Bob's access export", func() (subject.Request, error) { return w.Stack.Subjects.Get(ctx, bobAccess.ID) }, true},
+	} {
+		r, err := tc.get()
+		if err != nil || r.Status != subject.Done || (r.Download != nil) != tc.kept {
+			t.Errorf("%s after the erasure: status %s, download %v, %v; want done, download kept %v", tc.name, r.Status, r.Download, err, tc.kept)
+		}
+	}
+	page, err := w.Stack.Blobs.List(ctx, "", "", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Objects) != 1 {
+		t.Errorf("blobs of acme after the erasure = %d, want only Bob's archive", len(page.Objects))
 	}
 	if !got.DueAt.After(got.History[len(got.History)-1].At) {
 		t.Errorf("erasure finished after its due date %s", got.DueAt)
@@ -64,10 +93,16 @@ func TestPRG01_ErasureRemovesTheSubjectEverywhereAndForGood(t *testing.T) {
 		t.Errorf("access after the erasure = %+v, want no contact found", got.Result)
 	}
 
-	// Re-submitting the subject, by e-mail or by phone, brings nothing back.
+	// Re-submitting the subject, by e-mail or by phone, through the JSON
+	// API or in a CSV file, brings nothing back.
 	w.Do(t, "POST", "/v1/contacts", owner, `{"contacts":[{"email":"ada@example.com"},{"phone":"+1 415 555 2671"}]}`)
 	w.Drain(t, ingest.Queue)
-	if cs := w.Contacts(t, "acme"); len(cs) != 1 || cs[0].Email != "bob@example.com" {
-		t.Errorf("contacts after a re-import = %+v, want only Bob", cs)
+	w.ImportCSV(t, "acme", "email,phone,first_name\nADA@example.com,,Ada\n,+14155552671,Ada\ncy@example.com,,Cy\n")
+	emails := map[string]bool{}
+	for _, c := range w.Contacts(t, "acme") {
+		emails[c.Email] = true
+	}
+	if len(emails) != 2 || !emails["bob@example.com"] || !emails["cy@example.com"] {
+		t.Errorf("contacts after the re-imports = %v, want only Bob and the new Cy", emails)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,6 +28,16 @@ import (
 
 // Deadline is how long a workspace purge may take, request to last byte.
 const Deadline = 72 * time.Hour
+
+// NearDeadline is how long before its deadline an unfinished purge raises
+// AlarmDueSoon.
+const NearDeadline = 12 * time.Hour
+
+// Alarm names of the purge's timer (OPS-04).
+const (
+	AlarmDueSoon = "purge.due_soon" // unfinished within NearDeadline of its deadline
+	AlarmOverdue = "purge.overdue"  // unfinished past its deadline
+)
 
 // Statuses of a purge.
 const (
@@ -53,6 +64,8 @@ type Purge struct {
 	Log string `json:"log,omitempty"`
 	// Recipient is sealed with the platform's keys: where the log goes.
 	Recipient []byte `json:"recipient,omitempty"`
+	// Alarmed names the timer alarms already raised, so each goes once.
+	Alarmed []string `json:"alarmed,omitempty"`
 }
 
 // Keys is the tenant key ring: shredding, and sealing in the platform scope.
@@ -89,6 +102,8 @@ type Service struct {
 	Blobs  blob.Store
 	Audit  Chain
 	Mailer notify.Mailer
+	// Alarms, when set, hears of a purge near or past its deadline.
+	Alarms notify.Alarms
 	Now    func() time.Time
 }
 
@@ -102,8 +117,8 @@ const (
 var ErrNotFound = fmt.Errorf("purge: %w", store.ErrNotFound)
 
 // Request purges the context's tenant: confirm must equal the tenant's ID.
-// It records the request, verifies the audit chain for its final digest,
-// shreds the keys at once and returns the purge, due within Deadline. A
+// It records the request, shreds the keys at once, then verifies the audit
+// chain for its final digest and returns the purge, due within Deadline. A
 // second request while one is under way returns the first. recipient is
 // where the confirmation log is e-mailed.
 func (s *Service) Request(ctx context.Context, confirm, recipient, actor string) (Purge, error) {
@@ -111,27 +126,25 @@ func (s *Service) Request(ctx context.Context, confirm, recipient, actor string)
 	if err != nil {
 		return Purge{}, err
 	}
-	var errs valid.Errors
-	if confirm != string(org) {
-		errs.Add("confirm", "must equal the organization ID, to confirm the purge")
-	}
-	recipient = strings.TrimSpace(recipient)
-	if recipient == "" || !strings.Contains(recipient, "@") || len(recipient) > 254 {
-		errs.Add("email", "an address for the confirmation log is required")
-	}
-	if err := errs.Err(); err != nil {
+	if recipient, err = Confirm(org, confirm, recipient, "the purge"); err != nil {
 		return Purge{}, err
 	}
 	platform := tenant.WithPlatform(ctx)
-	if it, err := s.Store.Get(platform, store.Key{PK: byOrgPK, SK: string(org)}); err == nil {
-		return s.load(platform, string(it.Data))
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return Purge{}, fmt.Errorf("purge: %w", err)
-	}
 	now := s.now()
 	p := Purge{ID: newID(), Org: string(org), Status: Shredded, RequestedAt: now, Deadline: now.Add(Deadline),
 		Deleted: map[string]int{}}
-	if _, err := s.Store.Put(platform, store.Item{PK: byOrgPK, SK: p.Org, Data: []byte(p.ID)}, store.IfAbsent); err != nil {
+	if it, err := s.Store.Get(platform, store.Key{PK: byOrgPK, SK: string(org)}); err == nil {
+		prev, err := s.load(platform, string(it.Data))
+		if !errors.Is(err, ErrNotFound) {
+			return prev, err
+		}
+		// A request claimed the tenant, then crashed before it saved its
+		// record: carry that purge out, or the workspace would stay
+		// claimed (and answer 410) yet never be shredded.
+		p.ID = string(it.Data)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return Purge{}, fmt.Errorf("purge: %w", err)
+	} else if _, err := s.Store.Put(platform, store.Item{PK: byOrgPK, SK: p.Org, Data: []byte(p.ID)}, store.IfAbsent); err != nil {
 		if errors.Is(err, store.ErrConditionFailed) { // a concurrent request won
 			return s.Request(ctx, confirm, recipient, actor)
 		}
@@ -140,6 +153,16 @@ func (s *Service) Request(ctx context.Context, confirm, recipient, actor string)
 	if _, err := s.Audit.Append(ctx, audit.Entry{Type: "workspace.purge_requested", Actor: actor, Target: p.ID}); err != nil {
 		return Purge{}, err
 	}
+	if p.Recipient, err = s.Keys.Seal(platform, purgesPK+"#"+p.ID, "recipient", []byte(recipient)); err != nil {
+		return Purge{}, fmt.Errorf("purge: seal recipient: %w", err)
+	}
+	if err := s.Keys.Shred(ctx); err != nil {
+		return Purge{}, fmt.Errorf("purge: shred: %w", err)
+	}
+	p.ShreddedAt = s.now()
+	// The chain is verified after the shred, so the time until nothing can
+	// be read does not grow with the audit log (audit entries are not
+	// sealed: they verify without the keys).
 	res, err := s.Audit.Verify(ctx)
 	if err != nil {
 		return Purge{}, err
@@ -148,13 +171,6 @@ func (s *Service) Request(ctx context.Context, confirm, recipient, actor string)
 	if !res.OK {
 		p.AuditHead = fmt.Sprintf("chain broken at entry %d: %s", res.FirstBroken, res.Reason)
 	}
-	if p.Recipient, err = s.Keys.Seal(platform, purgesPK+"#"+p.ID, "recipient", []byte(recipient)); err != nil {
-		return Purge{}, fmt.Errorf("purge: seal recipient: %w", err)
-	}
-	if err := s.Keys.Shred(ctx); err != nil {
-		return Purge{}, fmt.Errorf("purge: shred: %w", err)
-	}
-	p.ShreddedAt = s.now()
 	if err := s.save(platform, p); err != nil {
 		return Purge{}, err
 	}
@@ -162,6 +178,22 @@ func (s *Service) Request(ctx context.Context, confirm, recipient, actor string)
 	_, err = s.Audit.Append(platform, audit.Entry{Type: "workspace.shredded", Actor: actor, Target: p.ID,
 		Detail: map[string]string{"org": p.Org}})
 	return p, err
+}
+
+// Confirm checks the confirmation of a request that ends a workspace (the
+// purge, a termination): confirm must equal org, and email, where the
+// confirmation log goes, must look like an address. It returns email
+// trimmed, or valid.Errors naming each field.
+func Confirm(org tenant.ID, confirm, email, what string) (string, error) {
+	var errs valid.Errors
+	if confirm != string(org) {
+		errs.Add("confirm", "must equal the organization ID, to confirm "+what)
+	}
+	email = strings.TrimSpace(email)
+	if email == "" || !strings.Contains(email, "@") || len(email) > 254 {
+		errs.Add("email", "an address for the confirmation log is required")
+	}
+	return email, errs.Err()
 }
 
 // Get returns purge id of the context's tenant. Returns ErrNotFound if it
@@ -208,6 +240,9 @@ func (s *Service) Step(ctx context.Context, budget int) (int, error) {
 			if p.Status == Done {
 				continue
 			}
+			if err := s.watch(ctx, &p); err != nil {
+				return total, err
+			}
 			n, err := s.advance(ctx, p, budget)
 			total += n
 			if err != nil {
@@ -218,6 +253,34 @@ func (s *Service) Step(ctx context.Context, budget int) (int, error) {
 			return total, nil
 		}
 	}
+}
+
+// watch raises the timer alarm an unfinished purge is due, once each
+// (OPS-04): AlarmDueSoon within NearDeadline of the deadline, AlarmOverdue
+// past it. The alarm is raised before it is recorded, so a crash between
+// the two repeats it rather than loses it.
+func (s *Service) watch(ctx context.Context, p *Purge) error {
+	if s.Alarms == nil {
+		return nil
+	}
+	now := s.now()
+	name := ""
+	switch {
+	case !now.Before(p.Deadline):
+		name = AlarmOverdue
+	case !now.Before(p.Deadline.Add(-NearDeadline)):
+		name = AlarmDueSoon
+	}
+	if name == "" || slices.Contains(p.Alarmed, name) {
+		return nil
+	}
+	err := s.Alarms.Raise(ctx, notify.Alarm{Name: name, Detail: map[string]string{
+		"purge": p.ID, "org": p.Org, "deadline": p.Deadline.Format(time.RFC3339), "status": p.Status}})
+	if err != nil {
+		return fmt.Errorf("purge: %s: alarm: %w", p.ID, err)
+	}
+	p.Alarmed = append(p.Alarmed, name)
+	return s.save(tenant.WithPlatform(ctx), *p)
 }
 
 // advance deletes up to budget items and budget blobs of p's tenant; when

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"github.com/alto/alto/shared/purge"
 	"github.com/alto/alto/shared/seal"
 	"github.com/alto/alto/shared/stacktest"
+	"github.com/alto/alto/shared/tenant"
 )
 
 // mailbox is a hand-written notify.Mailer that keeps what it was given,
@@ -142,5 +144,47 @@ func TestPRG02_WorkspacePurgeShredsFirstThenDeletesAndConfirms(t *testing.T) {
 	})
 	if entries, _ := os.ReadDir(filepath.Join(w.Data, "blobs", "acme")); len(entries) > 0 {
 		t.Errorf("the tenant's blob folder still holds %d entries", len(entries))
+	}
+}
+
+// TestOPS04_PurgeDeadlineAlarms checks the purge's 72-hour timer: a purge
+// still unfinished 12 hours before its deadline raises purge.due_soon, one
+// past it purge.overdue, each once however often the sweep runs; a purge
+// finished in time raises nothing.
+func TestOPS04_PurgeDeadlineAlarms(t *testing.T) {
+	tests := []struct {
+		name  string
+		after time.Duration // from the request to the first sweep
+		want  []string
+	}{
+		{"finished in time", time.Hour, nil},
+		{"near the deadline", 61 * time.Hour, []string{purge.AlarmDueSoon}},
+		{"past the deadline", 73 * time.Hour, []string{purge.AlarmOverdue}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := stacktest.New(t)
+			owner := w.Token(t, "acme", auth.Principal{Role: auth.Owner})
+			w.Do(t, "POST", "/v1/contacts", owner, `{"email":"ada@example.com"}`)
+			w.Drain(t, ingest.Queue)
+			if rec := w.Do(t, "POST", "/v1/workspace/purge", owner, `{"confirm":"acme","email":"owner@acme.example"}`); rec.Code != 202 {
+				t.Fatalf("purge = %d %s", rec.Code, rec.Body)
+			}
+			w.Clock.Advance(tc.after)
+			sweep(t, w)
+			sweep(t, w)
+			var got []string
+			for _, e := range w.Audited(t, string(tenant.Platform), "alarm.raised") {
+				if strings.HasPrefix(e.Target, "purge.") {
+					got = append(got, e.Target)
+					if e.Detail["org"] != "acme" || e.Detail["purge"] == "" {
+						t.Errorf("alarm detail = %v, want the org and the purge", e.Detail)
+					}
+				}
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("purge alarms = %v, want %v", got, tc.want)
+			}
+		})
 	}
 }

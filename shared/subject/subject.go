@@ -5,9 +5,10 @@
 // the whole-workspace export (DSR-02, DSR-03): zip archives of one JSON
 // document and CSV files, streamed in constant memory into blob storage,
 // encrypted to the recipient's OpenPGP or age key when one is given
-// (ENC-05), reachable by short-lived signed links whose every use is
-// audited (DSR-04). An hourly sweep raises alarms for requests near or past
-// their due date (OPS-04).
+// (ENC-05), reachable by short-lived links to Alto's own download endpoint,
+// which audits every use and only then redirects to the blob store,
+// whichever it is (DSR-04). An hourly sweep raises alarms for requests near
+// or past their due date (OPS-04).
 //
 // A request keeps no plaintext identifier of its subject: the blind index
 // of the e-mail or phone and the matched contact IDs, and the identifier as
@@ -128,10 +129,11 @@ type Event struct {
 
 // Result is what a finished request found and did.
 type Result struct {
-	Contacts int   `json:"contacts"`          // contacts matching the subject
-	Changed  int   `json:"changed,omitempty"` // contacts rectified or flagged
-	Records  int64 `json:"records,omitempty"` // records in an export's JSON document
-	Bytes    int64 `json:"bytes,omitempty"`   // size of an export's archive
+	Contacts int   `json:"contacts"`           // contacts matching the subject
+	Changed  int   `json:"changed,omitempty"`  // contacts rectified or flagged
+	Records  int64 `json:"records,omitempty"`  // records in an export's JSON document
+	Bytes    int64 `json:"bytes,omitempty"`    // size of an export's archive
+	Archives int   `json:"archives,omitempty"` // export archives an erasure deleted
 }
 
 // Progress is how far a running export got.
@@ -143,7 +145,8 @@ type Progress struct {
 	UpdatedAt time.Time `json:"updatedAt"`
 }
 
-// Download is a signed, expiring link to an export's archive.
+// Download is an expiring link to an export's archive: Alto's download
+// endpoint with a signed token (see Service.Download).
 type Download struct {
 	URL       string    `json:"url"`
 	ExpiresAt time.Time `json:"expiresAt"`
@@ -252,6 +255,10 @@ type Service struct {
 	DueIn time.Duration
 	// LinkTTL is the lifetime of download links; zero means DefaultLinkTTL.
 	LinkTTL time.Duration
+	// BaseURL is how clients reach the API ("https://alto.example"):
+	// download links are BaseURL + DownloadPath + token. Empty gives
+	// links relative to the API.
+	BaseURL string
 	Logger  *slog.Logger
 }
 
