@@ -12,8 +12,8 @@ import (
 	"github.com/alto/alto/shared/valid"
 )
 
-// subjectRoutes are the data subject requests (DSR-01) and the workspace
-// export (DSR-03).
+// subjectRoutes are the data subject requests (DSR-01), the workspace
+// export (DSR-03) and the download links of both (DSR-04).
 func (a *API) subjectRoutes() []Route {
 	if a.cfg.Subjects == nil {
 		return nil
@@ -24,6 +24,7 @@ func (a *API) subjectRoutes() []Route {
 		{"GET", "/v1/subject-requests/{id}", auth.SubjectRequests, a.getSubjectRequest},
 		{"POST", "/v1/exports", auth.ExportWorkspace, a.createExport},
 		{"GET", "/v1/exports/{id}", auth.ExportWorkspace, a.getExport},
+		{"GET", subject.DownloadPath + "{token}", "", a.download}, // public: the link is the capability
 	}
 }
 
@@ -108,5 +109,19 @@ func (a *API) getExport(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeJSON(w, http.StatusOK, req)
+	return nil
+}
+
+// download serves a download link (DSR-04): the download is audited with a
+// digest of the client's address, then redirected (302) to a blob URL that
+// lives subject.BlobURLTTL. An expired link answers 410, a tampered or
+// foreign one 404.
+func (a *API) download(w http.ResponseWriter, r *http.Request) error {
+	url, err := a.cfg.Subjects.Download(r.Context(), r.PathValue("token"), a.addrDigest(clientAddr(r)))
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", url)
+	w.WriteHeader(http.StatusFound)
 	return nil
 }

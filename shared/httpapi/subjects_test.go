@@ -1,13 +1,20 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/alto/alto/shared/auth"
+	"github.com/alto/alto/shared/jobs"
+	"github.com/alto/alto/shared/poller"
+	"github.com/alto/alto/shared/queue"
+	"github.com/alto/alto/shared/subject"
 )
 
 // jsonDo serves one JSON request and checks the answer against the
@@ -65,6 +72,55 @@ func TestDSR01_SubjectRoutesAnswerAsDocumented(t *testing.T) {
 			json.Unmarshal(w.Body.Bytes(), &got)
 			if w.Code == http.StatusAccepted {
 				ids[st.name] = got.ID
+			}
+		})
+	}
+}
+
+// TestDSR04_DownloadRouteAnswersAsDocumented follows a workspace export's
+// download link through the API: 302 to the blob URL while it lives, 410
+// once expired, 404 when tampered with, each as docs/openapi.yaml says.
+func TestDSR04_DownloadRouteAnswersAsDocumented(t *testing.T) {
+	h := newHarness(t, nil)
+	owner := h.token(t, "acme", auth.Owner)
+	exp := h.jsonDo(t, "POST", "/v1/exports", owner, `{}`)
+	var created struct{ ID string }
+	json.Unmarshal(exp.Body.Bytes(), &created)
+	d := &jobs.Dispatcher{}
+	h.api.cfg.Subjects.Register(d)
+	q := h.api.cfg.Subjects.Jobs.(*jobs.Producer).Queue.(queue.Consumer)
+	if _, err := (&poller.Poller{Queue: q, Name: jobs.Queue, Handler: d.HandleSQS}).Drain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var got subject.Request
+	json.Unmarshal(h.jsonDo(t, "GET", "/v1/exports/"+created.ID, owner, "").Body.Bytes(), &got)
+	if got.Download == nil {
+		t.Fatalf("export = %+v, want a download link", got)
+	}
+	u, err := url.Parse(got.Download.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The document's server: checkAgainstSpec finds the route only on it.
+	link := "http://127.0.0.1:8080" + u.Path
+	steps := []struct {
+		name, path string
+		advance    time.Duration
+		status     int
+	}{
+		{"follow", link, 0, http.StatusFound},
+		{"tampered", link + "x", 0, http.StatusNotFound},
+		{"expired", link, subject.DefaultLinkTTL, http.StatusGone},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			h.clock.Advance(st.advance)
+			w := h.jsonDo(t, "GET", st.path, "", "")
+			if w.Code != st.status {
+				t.Fatalf("GET = %d %s, want %d", w.Code, w.Body, st.status)
+			}
+			if loc := w.Header().Get("Location"); (st.status == http.StatusFound) != strings.HasPrefix(loc, "https://alto.example/blob/acme/exports/") {
+				t.Errorf("Location = %q", loc)
 			}
 		})
 	}

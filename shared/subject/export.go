@@ -9,6 +9,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/alto/alto/shared/audit"
 	"github.com/alto/alto/shared/blob"
@@ -40,10 +41,12 @@ var errTakenOver = errors.New("subject: export taken over by a newer run")
 // a complete archive that holds every record once. What is checkpointed is
 // the run: each delivery claims the request with a new run ID, counts the
 // attempt and records its progress every 1,000 rows; the archive of a run
-// is written under its own key and appears only whole, so a crashed run
-// leaves nothing, and a run that finds another has claimed the request
-// since stops and deletes what it wrote. A delivery of a finished export
-// changes nothing (but writes the export's audit entry if a crash lost it).
+// is written under its own key, registered for deletion at the end of its
+// lifetime before it is written, and appears only whole, so a crashed run
+// leaves nothing past that lifetime, and a run that finds another has
+// claimed the request since stops and deletes what it wrote. A delivery of
+// a finished export changes nothing (but writes the export's audit entry
+// if a crash lost it).
 func (s *Service) runExport(ctx context.Context, j jobs.Job) error {
 	pk, ok := partitionOf(j.ID)
 	if !ok || (pk == requestsPK) != (j.Kind == JobSubjectExport) {
@@ -93,7 +96,8 @@ func (s *Service) runExport(ctx context.Context, j jobs.Job) error {
 			return err
 		}
 	}
-	res, err := s.export(ctx, org, pk, r, run)
+	expires := s.now().Add(ArchiveTTL)
+	res, err := s.export(ctx, org, pk, r, run, expires)
 	switch {
 	case errors.Is(err, errTakenOver):
 		return nil
@@ -107,10 +111,6 @@ func (s *Service) runExport(ctx context.Context, j jobs.Job) error {
 			_, aerr := s.Advance(ctx, r.ID, Failed, nil, "the export failed "+strconv.Itoa(j.Attempt)+" times")
 			return errors.Join(err, aerr)
 		}
-		return err
-	}
-	expires := s.now().Add(ArchiveTTL)
-	if err := s.putArchive(ctx, org, r.ID, res.key, expires); err != nil {
 		return err
 	}
 	r, err = s.update(ctx, pk, r.ID, func(r *record) error {
@@ -151,7 +151,7 @@ type exported struct {
 
 // export writes the archive of r for run and returns it. Errors wrapping
 // jobs.ErrPermanent carry a reason fit for the request's history.
-func (s *Service) export(ctx context.Context, org tenant.ID, pk string, r record, run string) (exported, error) {
+func (s *Service) export(ctx context.Context, org tenant.ID, pk string, r record, run string, expires time.Time) (exported, error) {
 	rcpt := recipient{}
 	if len(r.SealedRecipient) > 0 {
 		var key string
@@ -200,6 +200,11 @@ func (s *Service) export(ctx context.Context, org tenant.ID, pk string, r record
 		return err
 	}
 	key := ExportPrefix + r.ID + "/" + run + ".zip" + rcpt.suffix()
+	// The archive's expiry comes first: the archive of a run that crashes
+	// once it is written, before the request knows it, is deleted with it.
+	if err := s.putArchive(ctx, org, r.ID, key, expires); err != nil {
+		return exported{}, err
+	}
 	var man Manifest
 	obj, err := s.stream(runCtx, key, func(w io.Writer) error {
 		enc, err := rcpt.encrypt(w, s.now())

@@ -66,15 +66,35 @@ func draft(t *testing.T, w *stacktest.World, org string) {
 	w.Drain(t, campaign.Queue)
 }
 
-// fetch downloads a signed link through the server, as a client does.
+// fetch downloads a link through the server as a client does, following
+// the download endpoint's redirect to the blob URL, and returns the final
+// status and body.
 func fetch(t *testing.T, w *stacktest.World, link string) (int, []byte) {
+	t.Helper()
+	status, body, _ := fetchVia(t, w, link)
+	return status, body
+}
+
+// fetchVia is fetch, also returning the blob URL the link redirected to
+// ("" if it did not).
+func fetchVia(t *testing.T, w *stacktest.World, link string) (int, []byte, string) {
+	t.Helper()
+	rec := w.Do(t, "GET", requestURI(t, link), "", "")
+	if rec.Code != http.StatusFound {
+		return rec.Code, rec.Body.Bytes(), ""
+	}
+	blobURL := rec.Header().Get("Location")
+	rec = w.Do(t, "GET", requestURI(t, blobURL), "", "")
+	return rec.Code, rec.Body.Bytes(), blobURL
+}
+
+func requestURI(t *testing.T, link string) string {
 	t.Helper()
 	u, err := url.Parse(link)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := w.Do(t, "GET", u.RequestURI(), "", "")
-	return rec.Code, rec.Body.Bytes()
+	return u.RequestURI()
 }
 
 // unzip returns the files of an archive by name.
@@ -159,12 +179,12 @@ func TestDSR02_AccessArchiveHoldsTheSubjectAndNobodyElse(t *testing.T) {
 	if got.Status != subject.Done || got.Download == nil {
 		t.Fatalf("request = %+v, want done with a download", got)
 	}
-	if !strings.Contains(got.Download.URL, ".zip.gpg?") {
-		t.Errorf("download URL %s, want a .zip.gpg archive", got.Download.URL)
-	}
-	status, cipher := fetch(t, w, got.Download.URL)
+	status, cipher, blobURL := fetchVia(t, w, got.Download.URL)
 	if status != http.StatusOK {
 		t.Fatalf("download = %d", status)
+	}
+	if !strings.Contains(blobURL, ".zip.gpg?") {
+		t.Errorf("download went to %s, want a .zip.gpg archive", blobURL)
 	}
 	if bytes.Contains(cipher, []byte("ada@example.com")) || bytes.HasPrefix(cipher, []byte("PK")) {
 		t.Fatal("the stored archive is not encrypted")
@@ -290,9 +310,9 @@ func TestENC05_ExportsAreEncryptedToTheRecipient(t *testing.T) {
 		}
 		w.Drain(t, jobs.Queue)
 		got := get(t, w, "acme", "/v1/subject-requests/"+r.ID)
-		status, cipher := fetch(t, w, got.Download.URL)
-		if status != http.StatusOK || !strings.Contains(got.Download.URL, ".zip.age?") {
-			t.Fatalf("download %s = %d", got.Download.URL, status)
+		status, cipher, blobURL := fetchVia(t, w, got.Download.URL)
+		if status != http.StatusOK || !strings.Contains(blobURL, ".zip.age?") {
+			t.Fatalf("download %s via %s = %d, want a .zip.age archive", got.Download.URL, blobURL, status)
 		}
 		pr, err := age.Decrypt(bytes.NewReader(cipher), id)
 		if err != nil {
@@ -372,8 +392,8 @@ func TestDSR04_DownloadsAreAuditedAndExpiredLinksRefused(t *testing.T) {
 		t.Fatalf("export.downloaded entries = %+v, want one for %s", used, r.ID)
 	}
 	w.Clock.Advance(15*time.Minute + time.Second)
-	if status, body := fetch(t, w, link); status != http.StatusForbidden || bytes.HasPrefix(body, []byte("PK")) {
-		t.Errorf("expired link = %d, want 403 and no archive", status)
+	if status, body := fetch(t, w, link); status != http.StatusGone || bytes.HasPrefix(body, []byte("PK")) {
+		t.Errorf("expired link = %d, want 410 and no archive", status)
 	}
 	if n := len(w.Audited(t, "acme", "export.downloaded")); n != 1 {
 		t.Errorf("downloads audited = %d after a refused one, want still 1", n)

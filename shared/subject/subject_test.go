@@ -417,7 +417,7 @@ func TestAUD01_SubjectRequestsAndExportsAreAudited(t *testing.T) {
 		{"export.running", "system", exp.ID},
 		{"export.done", "system", exp.ID},
 		{audit.ExportCreated, "u-admin", exp.ID},
-		{"export.downloaded", "signed-url", exp.ID},
+		{"export.downloaded", "download-link", exp.ID},
 	}
 	var got []audit.Entry
 	for _, e := range w.Audited(t, "acme", "") {
