@@ -1,13 +1,15 @@
 // Command api is the Lambda function behind API Gateway: it serves Alto's
 // HTTP API to REST proxy events.
 //
-// It runs the stack on embedded storage in ALTO_DATA (default /tmp/alto):
-// each function instance has its own. The AWS adapters (DynamoDB, S3, KMS)
-// replace it when they exist; until then this function is fit for trying
-// the API behind API Gateway, not for keeping data.
+// It opens the stack from its environment (stack.OpenEnv): on the AWS
+// adapters (DynamoDB, S3, SQS, KMS, SES, SNS) when ALTO_TABLE is set, as
+// the CDK stack sets it with the other ALTO_* variables; otherwise the
+// embedded stack in ALTO_DATA (default /tmp/alto), which each instance
+// keeps to itself: fit for trying, not for keeping data.
 package main
 
 import (
+	"context"
 	"log"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -17,7 +19,7 @@ import (
 )
 
 func main() {
-	st, err := stack.Open(stack.ConfigFromEnv())
+	st, err := stack.OpenEnv(context.Background())
 	if err != nil {
 		log.Fatalf("api: %v", err)
 	}

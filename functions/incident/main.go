@@ -2,8 +2,11 @@
 // EventBridge rule, every 15 minutes): incident notice, update and RCA
 // timers and the detectors, one incident.Service.Tick per event.
 //
-// Like functions/api, it runs the stack on embedded storage in ALTO_DATA
-// until the AWS adapters are wired in; fit for trying, not for keeping data.
+// It opens the stack from its environment (stack.OpenEnv): on the AWS
+// adapters (DynamoDB, S3, SQS, KMS, SES, SNS) when ALTO_TABLE is set, as
+// the CDK stack sets it with the other ALTO_* variables; otherwise the
+// embedded stack in ALTO_DATA (default /tmp/alto), which each instance
+// keeps to itself: fit for trying, not for keeping data.
 package main
 
 import (
@@ -17,7 +20,7 @@ import (
 )
 
 func main() {
-	st, err := stack.Open(stack.ConfigFromEnv())
+	st, err := stack.OpenEnv(context.Background())
 	if err != nil {
 		log.Fatalf("incident: %v", err)
 	}

@@ -1,10 +1,15 @@
 // Command purge is the Lambda function of the hourly `sweep` schedule (an
-// EventBridge rule): expiry of stored items and queued messages, workspace
-// purge steps, subject-request deadlines and notice reminders, bounded per
-// run and resumed by the next.
+// EventBridge rule): workspace purge steps, erasures, retention,
+// subject-request deadlines and notice reminders, bounded per run and
+// resumed by the next. (Expired items and messages are forgotten by
+// DynamoDB's time to live and SQS's retention on AWS, by the sweep on the
+// embedded stack.)
 //
-// Like functions/api, it runs the stack on embedded storage in ALTO_DATA
-// until the AWS adapters are wired in; fit for trying, not for keeping data.
+// It opens the stack from its environment (stack.OpenEnv): on the AWS
+// adapters (DynamoDB, S3, SQS, KMS, SES, SNS) when ALTO_TABLE is set, as
+// the CDK stack sets it with the other ALTO_* variables; otherwise the
+// embedded stack in ALTO_DATA (default /tmp/alto), which each instance
+// keeps to itself: fit for trying, not for keeping data.
 package main
 
 import (
@@ -18,7 +23,7 @@ import (
 )
 
 func main() {
-	st, err := stack.Open(stack.ConfigFromEnv())
+	st, err := stack.OpenEnv(context.Background())
 	if err != nil {
 		log.Fatalf("purge: %v", err)
 	}

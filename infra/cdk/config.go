@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net/mail"
 	"regexp"
 	"strconv"
 	"strings"
@@ -26,6 +27,7 @@ const (
 	ctxIssuer         = "alto:issuer"             // the identity provider's JWT issuer (ACC-01)
 	ctxAudience       = "alto:audience"           // the audience Alto's tokens carry
 	ctxJWKSURL        = "alto:jwksUrl"            // where the issuer publishes its keys (https)
+	ctxMailFrom       = "alto:mailFrom"           // the sender of Alto's e-mail, verified in SES
 )
 
 // DefaultRegion is where a deployment goes unless its context names another.
@@ -53,6 +55,11 @@ type Config struct {
 	// the API trusts, all three or none (none: the functions' built-in
 	// local issuer, which no client can use: fit for a smoke test only).
 	Issuer, Audience, JWKSURL string
+
+	// MailFrom is the sender of every e-mail (incident notices, purge
+	// confirmations, notices): an address SES has verified, itself or its
+	// domain. Without it the functions send no e-mail and say so.
+	MailFrom string
 }
 
 // StackName is the stack's name: one per region, so an EU stack deploys
@@ -79,6 +86,7 @@ func ConfigFrom(get func(key string) interface{}) (Config, error) {
 		Issuer:             r.str(ctxIssuer, ""),
 		Audience:           r.str(ctxAudience, ""),
 		JWKSURL:            r.str(ctxJWKSURL, ""),
+		MailFrom:           r.str(ctxMailFrom, ""),
 	}
 	if r.err != nil {
 		return Config{}, r.err
@@ -105,6 +113,9 @@ func ConfigFrom(get func(key string) interface{}) (Config, error) {
 	}
 	if c.AlarmEmail != "" && !strings.Contains(c.AlarmEmail, "@") {
 		return Config{}, fmt.Errorf("cdk: context %s: want an e-mail address", ctxAlarmEmail)
+	}
+	if a, err := mail.ParseAddress(c.MailFrom); c.MailFrom != "" && (err != nil || a.Address != c.MailFrom) {
+		return Config{}, fmt.Errorf("cdk: context %s: want a bare e-mail address such as alto@example.com", ctxMailFrom)
 	}
 	return c, nil
 }

@@ -41,6 +41,9 @@ func TestConfigFrom(t *testing.T) {
 		{name: "JWKS over plain HTTP", ctx: map[string]interface{}{ctxIssuer: "i", ctxAudience: "a", ctxJWKSURL: "http://idp/jwks"}, wantErr: ctxJWKSURL},
 		{name: "account not 12 digits", ctx: map[string]interface{}{ctxAccount: "12345"}, wantErr: ctxAccount},
 		{name: "alarm e-mail not an address", ctx: map[string]interface{}{ctxAlarmEmail: "ops"}, wantErr: ctxAlarmEmail},
+		{name: "mail sender", ctx: map[string]interface{}{ctxMailFrom: "alto@acme.example"}, want: func(c *Config) { c.MailFrom = "alto@acme.example" }},
+		{name: "mail sender with a name", ctx: map[string]interface{}{ctxMailFrom: "Alto <alto@acme.example>"}, wantErr: ctxMailFrom},
+		{name: "mail sender not an address", ctx: map[string]interface{}{ctxMailFrom: "alto"}, wantErr: ctxMailFrom},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := ConfigFrom(func(key string) interface{} { return tc.ctx[key] })

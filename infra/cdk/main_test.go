@@ -13,13 +13,16 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/alto/alto/infra/cdk/cdktest"
 	"github.com/alto/alto/infra/cdk/functions"
 	"github.com/alto/alto/shared/campaign"
+	"github.com/alto/alto/shared/dynamo"
 	"github.com/alto/alto/shared/ingest"
 	"github.com/alto/alto/shared/jobs"
+	"github.com/alto/alto/shared/stack"
 )
 
 func TestMain(m *testing.M) { cdktest.Main(m) }
@@ -159,12 +162,14 @@ func TestOPS01_AwsSolutionsChecksPass(t *testing.T) {
 		name   string
 		names  []string
 		notify bool
+		ctx    map[string]interface{}
 	}{
-		{"functions today", todaysFunctions(t), ingestTakesUploads},
-		{"every planned function", everyFunction(), true},
+		{"functions today", todaysFunctions(t), ingestTakesUploads, nil},
+		{"every planned function", everyFunction(), true, nil},
+		{"with an e-mail sender", everyFunction(), true, map[string]interface{}{ctxMailFrom: "alto@acme.example"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			d := synth(t, nil, tc.notify, tc.names...)
+			d := synth(t, tc.ctx, tc.notify, tc.names...)
 			out, err := exec.Command(node, "nag/nag.js", d.outdir).CombinedOutput()
 			if err != nil {
 				t.Errorf("nag: %v\n%s", err, out)
@@ -597,12 +602,12 @@ func TestStack_FunctionsGetLeastPrivilege(t *testing.T) {
 		may    []string
 		mayNot []string
 	}{
-		{"api", []string{"sqs:SendMessage", "s3:PutObject", "dynamodb:PutItem"}, []string{"sqs:ReceiveMessage", "s3:DeleteObject", "sns:Publish"}},
-		{"ingest", []string{"sqs:ReceiveMessage"}, []string{"sns:Publish", "s3:"}},
-		{"personalize", []string{"sqs:ReceiveMessage"}, []string{"s3:", "sns:Publish", "sqs:SendMessage"}},
-		{"export", []string{"sqs:ReceiveMessage", "s3:PutObject", "s3:DeleteObject*"}, []string{"sns:Publish"}},
-		{"purge", []string{"sns:Publish", "s3:DeleteObject*"}, []string{"sqs:ReceiveMessage"}},
-		{"incident", []string{"sns:Publish"}, []string{"s3:", "sqs:"}},
+		{"api", []string{"sqs:SendMessage", "s3:PutObject", "dynamodb:PutItem"}, []string{"sqs:ReceiveMessage", "s3:DeleteObject", "sns:Publish", "ses:"}},
+		{"ingest", []string{"sqs:ReceiveMessage", "sqs:SendMessage"}, []string{"sns:Publish", "s3:", "ses:"}},
+		{"personalize", []string{"sqs:ReceiveMessage"}, []string{"s3:", "sns:Publish", "sqs:SendMessage", "ses:"}},
+		{"export", []string{"sqs:ReceiveMessage", "s3:PutObject", "s3:DeleteObject*"}, []string{"sns:Publish", "ses:"}},
+		{"purge", []string{"sns:Publish", "s3:DeleteObject*", "s3:ListBucket"}, []string{"sqs:ReceiveMessage", "ses:"}},
+		{"incident", []string{"sns:Publish"}, []string{"s3:", "sqs:", "ses:"}},
 	} {
 		t.Run(tc.fn, func(t *testing.T) {
 			got := actions[tc.fn]
@@ -676,4 +681,57 @@ func strs(v interface{}) []string {
 		return out
 	}
 	return nil
+}
+
+// policyOf returns the statements of fn's role policy, as text.
+func policyOf(t *testing.T, res map[string]cdktest.Resource, fn awslambda.Function) string {
+	t.Helper()
+	pol := res[cdktest.ID(t, fn.Role().Node().FindChild(jsii.String("DefaultPolicy")))]
+	return fmt.Sprint(statements(pol.Properties["PolicyDocument"]))
+}
+
+// With alto:mailFrom, the functions that send e-mail may send it from that
+// sender (its address or its domain identity) and learn it; no other
+// function may send e-mail.
+func TestStack_MailSenderGoesToTheFunctionsThatMail(t *testing.T) {
+	d := synth(t, map[string]interface{}{ctxMailFrom: "alto@acme.example"}, true, everyFunction()...)
+	res := cdktest.Resources(t, d.tmpl)
+	for name, fn := range d.stack.Functions.ByName {
+		got := policyOf(t, res, fn)
+		mails := name == "api" || name == "incident" || name == "purge"
+		if has := strings.Contains(got, "ses:SendEmail"); has != mails {
+			t.Errorf("%s may send e-mail: %v, want %v", name, has, mails)
+		}
+		if mails && (!strings.Contains(got, "identity/alto@acme.example") || !strings.Contains(got, "identity/acme.example")) {
+			t.Errorf("%s may send from %s, want the sender's address and domain identities", name, got)
+		}
+	}
+	cdktest.Has(t, d.tmpl, "AWS::Lambda::Function", map[string]interface{}{
+		"Environment": map[string]interface{}{"Variables": assertions.Match_ObjectLike(&map[string]interface{}{"ALTO_MAIL_FROM": "alto@acme.example"})},
+	})
+}
+
+// Every function gets every variable the AWS stack reads (stack.AWSFromEnv):
+// the CDK app and the functions agree on the contract.
+func TestStack_FunctionsGetWhatTheAWSStackReads(t *testing.T) {
+	d := synth(t, map[string]interface{}{ctxMailFrom: "alto@acme.example"}, true, everyFunction()...)
+	res := cdktest.Resources(t, d.tmpl)
+	for name, fn := range d.stack.Functions.ByName {
+		r := res[cdktest.ID(t, fn.Node().DefaultChild())]
+		env, _ := r.Properties["Environment"].(map[string]interface{})
+		vars, _ := env["Variables"].(map[string]interface{})
+		got, err := stack.AWSFromEnv(func(k string) string {
+			if v, ok := vars[k]; ok {
+				return fmt.Sprint(v) // a literal, or a reference to a resource
+			}
+			return ""
+		})
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if got.TableIndex != dynamo.IndexName || got.MailFrom != "alto@acme.example" {
+			t.Errorf("%s: table index %q and sender %q, want %q and the configured one", name, got.TableIndex, got.MailFrom, dynamo.IndexName)
+		}
+	}
 }

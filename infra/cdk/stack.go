@@ -3,9 +3,13 @@ package main
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsses"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -44,9 +48,9 @@ var queuePlans = []queuePlan{
 }
 
 // ingestTakesUploads says whether functions/ingest handles S3
-// ObjectCreated events (ING-02). Until it does, the imports bucket sends it
-// none: its handler reads SQS batches only. Set it to true with that change.
-const ingestTakesUploads = false
+// ObjectCreated events (ING-02): it does (stack.HandleIngest takes SQS
+// batches and S3 events alike), so the imports bucket notifies it.
+const ingestTakesUploads = true
 
 // AltoStackProps configures the stack.
 type AltoStackProps struct {
@@ -70,6 +74,9 @@ type AltoStack struct {
 	Functions functions.Functions
 	API       *api.API // nil until functions/api exists
 	Schedules schedules.Schedules
+	// Senders are the SES identities of Config.MailFrom, the address and
+	// its domain (whichever the operator verified); none without it.
+	Senders []awsses.IEmailIdentity
 	// Waiting says, in sentences, what is not deployed until a function exists.
 	Waiting []string
 }
@@ -124,6 +131,17 @@ func NewAltoStack(scope constructs.Construct, id string, props *AltoStackProps) 
 		functions.EnvPersonalQueue: *s.Queues[campaign.Queue].Queue.QueueUrl(),
 		functions.EnvJobsQueue:     *s.Queues[jobs.Queue].Queue.QueueUrl(),
 		functions.EnvAlarmTopic:    *s.Alarms.Topic.TopicArn(),
+		// The consumers dead-letter poison messages themselves, with their reason.
+		functions.EnvIngressDeadLetter: *s.Queues[ingest.Queue].DeadLetter.QueueUrl(),
+		functions.EnvJobsDeadLetter:    *s.Queues[jobs.Queue].DeadLetter.QueueUrl(),
+	}
+	if cfg.MailFrom != "" {
+		environment[functions.EnvMailFrom] = cfg.MailFrom
+		_, domain, _ := strings.Cut(cfg.MailFrom, "@")
+		s.Senders = []awsses.IEmailIdentity{
+			awsses.EmailIdentity_FromEmailIdentityName(stack, jsii.String("MailSender"), jsii.String(cfg.MailFrom)),
+			awsses.EmailIdentity_FromEmailIdentityName(stack, jsii.String("MailDomain"), jsii.String(domain)),
+		}
 	}
 	if cfg.Domain != "" {
 		environment[functions.EnvBaseURL] = "https://" + cfg.Domain
@@ -208,6 +226,11 @@ func grant(s *AltoStack, name string, fn awslambda.Function, uploads bool) {
 	// keysets, which the keysets key wraps.
 	t.GrantReadWriteData(fn)
 	s.Keys.Keysets.GrantEncryptDecrypt(fn)
+	mail := func() {
+		for _, id := range s.Senders {
+			id.GrantSendEmail(fn)
+		}
+	}
 	switch name {
 	case "api":
 		b.Imports.GrantPut(fn, nil)  // presigned upload URLs
@@ -215,7 +238,10 @@ func grant(s *AltoStack, name string, fn awslambda.Function, uploads bool) {
 		q[ingest.Queue].Queue.GrantSendMessages(fn)
 		q[campaign.Queue].Queue.GrantSendMessages(fn)
 		q[jobs.Queue].Queue.GrantSendMessages(fn)
+		b.AuditDigests.GrantRead(fn, nil) // verifies audit chains against their digests (AUD-02)
+		mail()                            // incident and policy notices go out at once
 	case "ingest":
+		q[ingest.Queue].DeadLetter.GrantSendMessages(fn) // poison messages, with their reason (ING-05)
 		if uploads {
 			q[jobs.Queue].Queue.GrantSendMessages(fn) // an upload starts a parse job
 		}
@@ -223,21 +249,32 @@ func grant(s *AltoStack, name string, fn awslambda.Function, uploads bool) {
 	case "export":
 		// The jobs consumer: exports, and the parse jobs of imports.
 		b.Exports.GrantPut(fn, nil)
-		b.Exports.GrantRead(fn, nil) // resumes a multipart export
+		b.Exports.GrantRead(fn, nil)   // resumes a multipart export
+		b.Exports.GrantDelete(fn, nil) // a run that lost its claim removes its archive
 		b.Imports.GrantRead(fn, nil)
-		b.Imports.GrantDelete(fn, nil)              // an import file is deleted once parsed (RET-01)
-		q[ingest.Queue].Queue.GrantSendMessages(fn) // parsed rows go to the ingress queue
-		q[jobs.Queue].Queue.GrantSendMessages(fn)   // continuation jobs
+		b.Imports.GrantDelete(fn, nil)                 // an import file is deleted once parsed (RET-01)
+		q[ingest.Queue].Queue.GrantSendMessages(fn)    // parsed rows go to the ingress queue
+		q[jobs.Queue].Queue.GrantSendMessages(fn)      // continuation jobs
+		q[jobs.Queue].DeadLetter.GrantSendMessages(fn) // jobs no retry can fix, with their reason
 	case "purge":
 		b.Imports.GrantDelete(fn, nil)
 		b.Exports.GrantDelete(fn, nil)
+		// A workspace purge lists what is left of the tenant in both
+		// buckets, reading none of it.
+		for _, bucket := range []awss3.Bucket{b.Imports, b.Exports} {
+			awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{Grantee: fn,
+				Actions: jsii.Strings("s3:ListBucket"), ResourceArns: jsii.Strings(*bucket.BucketArn())})
+		}
 		b.Archive.GrantReadWrite(fn, nil)
 		b.Archive.GrantDelete(fn, nil)
 		b.AuditDigests.GrantPut(fn, nil)
+		b.AuditDigests.GrantRead(fn, nil) // a digest is written once: the sweep looks first
 		q[jobs.Queue].Queue.GrantSendMessages(fn)
 		s.Alarms.Topic.GrantPublish(fn)
+		mail() // purge confirmations, notice reminders
 	case "incident":
 		s.Alarms.Topic.GrantPublish(fn)
+		mail() // incident notices, updates and alarms to the security team
 	}
 }
 

@@ -1,9 +1,10 @@
 // Command local runs Alto on one machine and is its operator CLI.
 //
 //	go run ./infra/local serve [--addr 127.0.0.1:8080] [--data .alto] [--tls-cert F --tls-key F]
-//	                           [--sweep-every 1h] [--sla-every 15m]
+//	                           [--sweep-every 1h] [--sla-every 15m] [--aws]
 //	go run ./infra/local token --org acme --role owner [--sub u1] [--branch b] [--dept d] [--ttl 15m] [--data .alto]
 //	go run ./infra/local import --file contacts.csv [--data .alto] [--addr 127.0.0.1:8080] [--org acme]
+//	go run ./infra/local sweep [--data .alto]
 package main
 
 import (
@@ -25,6 +26,7 @@ const usage = `usage:
   local serve [flags]   serve the API, poll the queues, tick the schedules
   local token [flags]   print a token signed by the data folder's issuer
   local import [flags]  import a CSV file through the running server's API
+  local sweep [flags]   run the hourly sweep (expiry, purges, retention) once, with no server running
 run "local <command> -h" for the flags of a command`
 
 func main() {
@@ -54,6 +56,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return token(args[1:], stdout, stderr)
 	case "import":
 		return importFile(ctx, args[1:], stdout, stderr)
+	case "sweep":
+		return sweep(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, usage)
 		return nil

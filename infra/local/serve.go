@@ -26,6 +26,7 @@ type serveConfig struct {
 	ready           chan<- string                   // receives the bound address (tests)
 	wrap            func(http.Handler) http.Handler // wraps the API (tests)
 	noSync          bool                            // skip fsync (tests)
+	aws             bool                            // the AWS adapters (make run-aws; see openAWS)
 }
 
 func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
@@ -39,6 +40,8 @@ func parseServe(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.DurationVar(&c.sweepEvery, "sweep-every", time.Hour, "period of the retention sweep")
 	fs.DurationVar(&c.slaEvery, "sla-every", 15*time.Minute, "period of the SLA timers")
 	fs.DurationVar(&c.shutdownGrace, "shutdown-grace", 30*time.Second, "how long in-flight requests may finish on shutdown")
+	fs.BoolVar(&c.aws, "aws", false, "run on the AWS adapters at AWS_ENDPOINT_URL (without it, on a moto_server of its own); "+
+		"resources from the ALTO_* variables when ALTO_TABLE is set, else created")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -84,11 +87,18 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 		scheme = "https"
 	}
 	base := scheme + "://" + ln.Addr().String()
-	st, err := stack.Open(stack.Config{Data: c.data, BaseURL: base, Log: slog.NewJSONHandler(stderr, nil), NoSync: c.noSync})
+	cfg := stack.Config{Data: c.data, BaseURL: base, Log: slog.NewJSONHandler(stderr, nil), NoSync: c.noSync}
+	st, release := (*stack.Stack)(nil), func() {}
+	if c.aws {
+		st, release, err = openAWS(ctx, cfg, stdout)
+	} else {
+		st, err = stack.Open(cfg)
+	}
 	if err != nil {
 		ln.Close()
 		return err
 	}
+	defer release()
 	defer st.Close()
 
 	var handler http.Handler = st.API

@@ -77,6 +77,28 @@ func Main(m *testing.M) int {
 		endpoint = ep
 		return m.Run()
 	}
+	srv, err := Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "awstest:", err)
+		return 1
+	}
+	endpoint = srv.URL()
+	code := m.Run()
+	if err := srv.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, "awstest: stop moto_server:", err)
+	}
+	return code
+}
+
+// Server is a moto_server that Start started.
+type Server struct{ s *server }
+
+// Start runs moto_server on a free 127.0.0.1 port and waits until it
+// answers; the caller stops it with Stop. Main uses it for a test binary,
+// and `make run-aws` (infra/local serve --aws) for a server of its own.
+// Returns an error saying MissingMessage if moto_server is not installed,
+// or with the end of its output if it does not come up.
+func Start() (*Server, error) {
 	// Another process may take the free port before moto_server binds it:
 	// try a few ports.
 	var srv *server
@@ -87,16 +109,17 @@ func Main(m *testing.M) int {
 		}
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "awstest:", err)
-		return 1
+		return nil, err
 	}
-	endpoint = srv.url
-	code := m.Run()
-	if err := srv.stop(); err != nil {
-		fmt.Fprintln(os.Stderr, "awstest: stop moto_server:", err)
-	}
-	return code
+	return &Server{s: srv}, nil
 }
+
+// URL returns the server's base URL, such as "http://127.0.0.1:40123".
+func (s *Server) URL() string { return s.s.url }
+
+// Stop ends the server (SIGTERM, then SIGKILL after five seconds) and
+// removes its log. Everything it held is gone.
+func (s *Server) Stop() error { return s.s.stop() }
 
 // server is a running moto_server.
 type server struct {

@@ -28,9 +28,6 @@ import (
 	"github.com/alto/alto/shared/tenant"
 )
 
-// clock is the tests' settable clock.
-type clock = clocktest.Clock
-
 func TestMain(m *testing.M) { os.Exit(awstest.Main(m)) }
 
 // newTable creates a fresh table on the test server and returns a client

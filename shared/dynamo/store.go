@@ -24,6 +24,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -75,6 +76,7 @@ type Client interface {
 	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
 	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
+	Scan(ctx context.Context, in *dynamodb.ScanInput, opts ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
 }
 
 // Options configure a Store.
@@ -100,6 +102,9 @@ type Store struct {
 	now     func() time.Time
 	backoff time.Duration
 	sleep   func(ctx context.Context, d time.Duration) error
+	// scans holds where DeleteTenant stopped scanning, per tenant
+	// (tenant.ID → map[string]types.AttributeValue).
+	scans sync.Map
 }
 
 var _ store.Store = (*Store)(nil)

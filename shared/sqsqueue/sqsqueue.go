@@ -32,6 +32,11 @@ import (
 type Options struct {
 	// Prefix is prepended to every queue name to make the SQS queue's name.
 	Prefix string
+	// URLs maps queue names to queue URLs, as the CDK stack passes them to
+	// the functions (its queues have generated names). When set, only
+	// these queues exist for Queues: any other name is queue.ErrNoQueue,
+	// and Prefix is not used.
+	URLs map[string]string
 }
 
 // Queues sends to and receives from SQS queues. Its methods may be called
@@ -39,6 +44,7 @@ type Options struct {
 type Queues struct {
 	client *sqs.Client
 	prefix string
+	fixed  bool     // the URLs came with Options: look nothing up
 	urls   sync.Map // name → URL
 }
 
@@ -49,7 +55,11 @@ var (
 
 // New returns the queues reached through client.
 func New(client *sqs.Client, opts Options) *Queues {
-	return &Queues{client: client, prefix: opts.Prefix}
+	q := &Queues{client: client, prefix: opts.Prefix, fixed: opts.URLs != nil}
+	for name, u := range opts.URLs {
+		q.urls.Store(name, u)
+	}
+	return q
 }
 
 // url returns the URL of the named queue. Returns queue.ErrNoQueue if there
@@ -57,6 +67,9 @@ func New(client *sqs.Client, opts Options) *Queues {
 func (q *Queues) url(ctx context.Context, name string) (string, error) {
 	if u, ok := q.urls.Load(name); ok {
 		return u.(string), nil
+	}
+	if q.fixed {
+		return "", queue.ErrNoQueue
 	}
 	out, err := q.client.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(q.prefix + name)})
 	if err != nil {

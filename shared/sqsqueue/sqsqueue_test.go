@@ -316,3 +316,29 @@ func TestConcurrentReceiversLoseNothing(t *testing.T) {
 		t.Errorf("received %d distinct messages, want all %d", len(got), len(want))
 	}
 }
+
+// TestURLsNameTheOnlyQueues checks Options.URLs, how functions in AWS
+// reach the CDK stack's queues: the named queue is reached by its URL, and
+// a name not among the URLs is ErrNoQueue even where a queue of that name
+// exists (nothing is looked up).
+func TestURLsNameTheOnlyQueues(t *testing.T) {
+	cfgs := []queue.Config{{Name: "work", Retention: time.Hour}, {Name: "other", Retention: time.Hour}}
+	_, client, prefix := newQueues(t, cfgs)
+	u, err := client.GetQueueUrl(t.Context(), &sqs.GetQueueUrlInput{QueueName: aws.String(prefix + "work")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := sqsqueue.New(client, sqsqueue.Options{Prefix: prefix, URLs: map[string]string{"jobs": aws.ToString(u.QueueUrl)}})
+	if _, err := q.Send(t.Context(), "jobs", []queue.Message{{Body: []byte("a")}}, 0); err != nil {
+		t.Fatalf("Send to jobs: %v", err)
+	}
+	ds, err := q.Receive(t.Context(), "jobs", 1, 0)
+	if err != nil || len(ds) != 1 || string(ds[0].Body) != "a" {
+		t.Errorf("Receive from jobs = %+v, %v; want the message sent to the work queue's URL", ds, err)
+	}
+	for _, name := range []string{"other", "work"} {
+		if _, err := q.Send(t.Context(), name, []queue.Message{{Body: []byte("b")}}, 0); !errors.Is(err, queue.ErrNoQueue) {
+			t.Errorf("Send to %s: %v, want ErrNoQueue", name, err)
+		}
+	}
+}

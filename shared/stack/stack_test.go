@@ -113,7 +113,7 @@ func TestSweepRemovesExpiredItems(t *testing.T) {
 	if err := sweep.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if n, _ := st.Store.DeleteExpired(context.Background(), 10000); n != 0 {
+	if n, _ := st.DB.Store().DeleteExpired(context.Background(), 10000); n != 0 {
 		t.Fatalf("the sweep removed items before they expired")
 	}
 	mu.Lock()
@@ -122,7 +122,7 @@ func TestSweepRemovesExpiredItems(t *testing.T) {
 	if err := sweep.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if n, _ := st.Store.DeleteExpired(context.Background(), 10000); n != 0 {
+	if n, _ := st.DB.Store().DeleteExpired(context.Background(), 10000); n != 0 {
 		t.Errorf("after the sweep %d expired items remain", n)
 	}
 	if _, err := st.Store.Get(ctx, store.Key{PK: "P", SK: "keep"}); err != nil {

@@ -1,11 +1,13 @@
-// Package stacktest opens the one-machine stack for tests that drive Alto
-// end to end: a settable clock, tokens, requests through the real API and
-// draining of the local queues.
+// Package stacktest opens the stack for tests that drive Alto end to end,
+// on the embedded adapters (New) or on the AWS ones against moto_server
+// (NewAWS): a settable clock, tokens, requests through the real API,
+// draining of the queues, and the sample events of events/ (Event).
 package stacktest
 
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -15,6 +17,8 @@ import (
 	"github.com/alto/alto/shared/auth"
 	"github.com/alto/alto/shared/clocktest"
 	"github.com/alto/alto/shared/contact"
+	"github.com/alto/alto/shared/ingest"
+	"github.com/alto/alto/shared/jobs"
 	"github.com/alto/alto/shared/stack"
 	"github.com/alto/alto/shared/tenant"
 )
@@ -27,14 +31,28 @@ type World struct {
 	Stack *stack.Stack
 	Clock *Clock
 	Data  string // the data folder
+	// AWS names the stack's AWS resources (NewAWS only).
+	AWS  stack.AWS
+	sent *sentMail // what SES accepted (NewAWS only)
 }
 
 // New opens a stack in t.TempDir() with a settable clock starting now.
 func New(t testing.TB) *World {
 	t.Helper()
+	return Open(t, nil)
+}
+
+// Open is New with the configuration changed by mod, when not nil, before
+// the stack opens (rate limits, wrapped ports, ...).
+func Open(t testing.TB, mod func(*stack.Config)) *World {
+	t.Helper()
 	clk := clocktest.At(time.Now().UTC().Truncate(time.Second))
 	data := t.TempDir()
-	st, err := stack.Open(stack.Config{Data: data, Now: clk.Now, BaseURL: "https://alto.example", NoSync: true})
+	cfg := stack.Config{Data: data, Now: clk.Now, BaseURL: "https://alto.example", NoSync: true}
+	if mod != nil {
+		mod(&cfg)
+	}
+	st, err := stack.Open(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,6 +109,23 @@ func (w *World) Drain(t testing.TB, queue string) int {
 	}
 	t.Fatalf("no poller for queue %s", queue)
 	return 0
+}
+
+// ImportCSV imports a CSV file into org the way a client does: ask for an
+// import, PUT the file to its upload URL, let the jobs and ingress run.
+func (w *World) ImportCSV(t testing.TB, org, file string) {
+	t.Helper()
+	tok := w.Token(t, org, auth.Principal{Role: auth.Owner})
+	rec := w.Do(t, "POST", "/v1/imports", tok, `{"filename":"leads.csv"}`)
+	if rec.Code != http.StatusCreated {
+		t.Fatalf("POST /v1/imports = %d %s", rec.Code, rec.Body)
+	}
+	created := Decode[struct{ UploadURL string }](t, rec)
+	if rec := w.Do(t, "PUT", created.UploadURL, "", file, "Content-Type", "text/csv"); rec.Code != http.StatusOK {
+		t.Fatalf("PUT upload = %d %s", rec.Code, rec.Body)
+	}
+	for w.Drain(t, jobs.Queue)+w.Drain(t, ingest.Queue) > 0 {
+	}
 }
 
 // Ctx returns a context scoped to org (tenant.Platform for the platform).

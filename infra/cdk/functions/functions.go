@@ -20,8 +20,9 @@ import (
 )
 
 // Environment variables the stack sets on every function: the contract
-// between the CDK app and the functions' AWS adapters. Queue variables hold
-// queue URLs, bucket variables bucket names.
+// between the CDK app and the functions' AWS adapters (stack.AWSFromEnv
+// reads them; the app's tests check that every function gets what it
+// reads). Queue variables hold queue URLs, bucket variables bucket names.
 const (
 	EnvResidency     = "ALTO_RESIDENCY"      // "us" or "eu" (OPS-02)
 	EnvTable         = "ALTO_TABLE"          // the DynamoDB table's name
@@ -35,7 +36,13 @@ const (
 	EnvIngressQueue  = "ALTO_INGRESS_QUEUE"
 	EnvPersonalQueue = "ALTO_PERSONALIZATION_QUEUE"
 	EnvJobsQueue     = "ALTO_JOBS_QUEUE"
-	EnvAlarmTopic    = "ALTO_ALARM_TOPIC_ARN" // the SNS topic of OPS-04 alarms
+	// The dead-letter queues the consumers move poison messages to
+	// themselves, with their reason (ING-05).
+	EnvIngressDeadLetter = "ALTO_INGRESS_DEAD_LETTER_QUEUE"
+	EnvJobsDeadLetter    = "ALTO_JOBS_DEAD_LETTER_QUEUE"
+	EnvAlarmTopic        = "ALTO_ALARM_TOPIC_ARN" // the SNS topic of OPS-04 alarms
+	// Set only when configured: the SES-verified sender of e-mail.
+	EnvMailFrom = "ALTO_MAIL_FROM"
 	// Set only when configured: the custom domain, and the identity
 	// provider whose JWTs the API trusts.
 	EnvBaseURL  = "ALTO_BASE_URL" // https://<domain>
