@@ -10,7 +10,7 @@ REGION    ?=
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 20
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION ?= 1
 
-.PHONY: help run test fuzz-short fuzz build synth nag deploy lint vuln bench conformance clean
+.PHONY: help run run-aws test fuzz-short fuzz build synth nag deploy lint vuln bench load conformance clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 12
@@ -18,10 +18,21 @@ help: ## list the targets
 run: ## serve the whole stack on 127.0.0.1:8080 with data in ./.alto
 	$(GO) run ./infra/local serve
 
-test: fuzz-short $(NAG)/node_modules ## every test, from a fresh clone: no AWS account, no Docker (AWS adapters run against moto_server)
+run-aws: ## the same, on the AWS adapters: at AWS_ENDPOINT_URL, else on a moto_server of its own (in memory)
+	$(GO) run ./infra/local serve --aws
+
+# make test runs the tests once: their -json events (kept in build/test.json)
+# feed the conformance report, which prints build errors, package results and
+# failing tests' output, writes docs/CONFORMANCE.md and fails on a promise
+# without a passing test.
+test: fuzz-short $(NAG)/node_modules ## every test, from a fresh clone: no AWS account, no Docker (AWS adapters run against moto_server); fails on a SPEC promise without a passing test
 	@command -v moto_server >/dev/null || { echo "make test: moto_server not found: install moto 5.2.1 (pip install 'moto[server]==5.2.1')"; exit 1; }
 	$(GO) vet ./...
-	$(GO) test -race -count=1 -timeout 12m ./...
+	@mkdir -p build && $(GO) build -o build/conformance ./infra/conformance
+	@echo "$(GO) test -race -count=1 -timeout 12m -json ./... | build/conformance --echo --out docs/CONFORMANCE.md"
+	@{ $(GO) test -race -count=1 -timeout 12m -json ./...; echo $$? > build/test.status; } | tee build/test.json \
+		| build/conformance --echo --spec ../shared/SPEC.md --out docs/CONFORMANCE.md; \
+	conf=$$?; test "$$(cat build/test.status)" = 0 && test $$conf = 0
 
 # Fuzz targets as package:Target, each with a seed corpus in the package's
 # testdata/fuzz/<Target>.
@@ -73,6 +84,13 @@ bench: ## benchmarks, as ratios against baselines of the same run, into docs/BEN
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 -timeout 90m ./... | tee build/bench.txt
 	./.ci/benchreport < build/bench.txt > docs/BENCHMARKS.md
 	@echo "wrote docs/BENCHMARKS.md"
+
+LOAD_DURATION ?= 60s
+
+load: ## drive the local stack (a separate serve process) over loopback for LOAD_DURATION (60s) with mixed API traffic; fails on any error or a growing heap
+	@mkdir -p build
+	$(GO) build -o build/alto-local ./infra/local
+	$(GO) run ./infra/load --server build/alto-local --duration $(LOAD_DURATION)
 
 conformance: $(NAG)/node_modules ## every SPEC promise mapped to its tests, into docs/CONFORMANCE.md; fails on a promise without a passing test
 	@mkdir -p build

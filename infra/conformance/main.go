@@ -5,8 +5,12 @@
 //
 // A test carries a promise when its name (or a subtest's) contains the ID
 // without its hyphen, as in TestENC03_BlindIndex or ACC03_TenantIsolation.
-// It exits 1 when a promise has no passing test, or when any test failed,
-// unless --allow-missing is given (then only failures fail it).
+// It exits 1 when a promise has no passing test, or when any test or
+// package failed, unless --allow-missing is given (then only failures fail
+// it). With --echo it also prints, while it reads, what a plain `go test`
+// prints worth reading: build errors, one line per package, and the output
+// of every failing test; so `make test` runs the tests once, with -json,
+// and still shows readable failures.
 package main
 
 import (
@@ -16,6 +20,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"regexp"
 	"sort"
@@ -27,8 +32,13 @@ func main() {
 	spec := flag.String("spec", "../shared/SPEC.md", "the SPEC.md whose promises to check")
 	out := flag.String("out", "docs/CONFORMANCE.md", "where to write the report")
 	allowMissing := flag.Bool("allow-missing", false, "report promises without a passing test but do not fail on them")
+	echo := flag.Bool("echo", false, "print build errors, package results and failing tests' output while reading")
 	flag.Parse()
-	if err := run(*spec, *out, *allowMissing, os.Stdin, os.Stderr); err != nil {
+	var progress io.Writer
+	if *echo {
+		progress = os.Stdout
+	}
+	if err := run(*spec, *out, *allowMissing, os.Stdin, progress, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "conformance:", err)
 		os.Exit(1)
 	}
@@ -47,8 +57,10 @@ type result struct {
 
 var idPattern = regexp.MustCompile(`^\|\s*([A-Z]{3}-\d{2})\s*\|(.*)\|\s*$`)
 
-// promises reads the IDs and their text from SPEC.md's tables.
-func promises(r io.Reader) ([]Promise, error) {
+// promises reads the IDs and their text from SPEC.md's tables or, with
+// fromReport, from the table of an earlier report (ID, text, status,
+// evidence).
+func promises(r io.Reader, fromReport bool) ([]Promise, error) {
 	var out []Promise
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
@@ -57,9 +69,15 @@ func promises(r io.Reader) ([]Promise, error) {
 		if m == nil {
 			continue
 		}
-		cells := strings.Split(m[2], "|")
+		cells := strings.Split(strings.ReplaceAll(m[2], `\|`, "\x00"), "|")
+		for i := range cells {
+			cells[i] = strings.ReplaceAll(cells[i], "\x00", "|")
+		}
 		text := strings.TrimSpace(cells[len(cells)-1])
-		if len(cells) > 1 { // retention rows: class | what | default
+		switch {
+		case fromReport:
+			text = strings.TrimSpace(cells[0])
+		case len(cells) > 1: // retention rows: class | what | default
 			text = strings.TrimSpace(cells[0]) + ": " + strings.TrimSpace(cells[1]) + " (" + strings.TrimSpace(cells[len(cells)-1]) + ")"
 		}
 		out = append(out, Promise{ID: m[1], Text: text})
@@ -70,14 +88,27 @@ func promises(r io.Reader) ([]Promise, error) {
 	return out, sc.Err()
 }
 
+// outcome is what one `go test -json` stream reported.
+type outcome struct {
+	tests    []result
+	packages []string // packages that failed as a whole (build, TestMain, timeout)
+}
+
+// event is one line of `go test -json` (test2json), build events included.
+type event struct {
+	Action, Package, Test, Output, ImportPath string
+}
+
 // results reads `go test -json` events and returns the final outcome of
-// every test and subtest.
-func results(r io.Reader) ([]result, error) {
-	type event struct {
-		Action, Package, Test string
-	}
+// every test and subtest, and the packages that failed. When echo is not
+// nil it writes build errors, each package's result line and the output of
+// each failing test there as the events arrive.
+func results(r io.Reader, echo io.Writer) (outcome, error) {
 	final := map[[2]string]bool{}
 	var order [][2]string
+	var failedPkgs []string
+	pending := map[[2]string][]string{} // output of tests (and packages) still running
+	summary := map[string]string{}      // each package's result line
 	dec := json.NewDecoder(r)
 	for {
 		var e event
@@ -86,38 +117,85 @@ func results(r io.Reader) ([]result, error) {
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("reading go test -json: %w", err)
-		}
-		if e.Test == "" || (e.Action != "pass" && e.Action != "fail") {
-			continue
+			return outcome{}, fmt.Errorf("reading go test -json: %w", err)
 		}
 		k := [2]string{e.Package, e.Test}
-		if _, seen := final[k]; !seen {
-			order = append(order, k)
+		switch e.Action {
+		case "build-output":
+			if echo != nil {
+				io.WriteString(echo, e.Output)
+			}
+		case "output":
+			if e.Test == "" && isResultLine(e.Output) {
+				summary[e.Package] = e.Output
+			} else if echo != nil && !strings.HasPrefix(e.Output, "=== ") {
+				pending[k] = append(pending[k], e.Output)
+			}
+		case "pass", "fail", "skip":
+			if e.Action == "fail" && echo != nil {
+				io.WriteString(echo, strings.Join(pending[k], ""))
+			}
+			delete(pending, k)
+			if e.Test == "" && echo != nil {
+				io.WriteString(echo, summary[e.Package])
+			}
+			if e.Test == "" {
+				if e.Action == "fail" {
+					failedPkgs = append(failedPkgs, e.Package)
+				}
+				continue
+			}
+			if e.Action == "skip" {
+				continue
+			}
+			if _, seen := final[k]; !seen {
+				order = append(order, k)
+			}
+			final[k] = e.Action == "pass"
 		}
-		final[k] = e.Action == "pass"
 	}
-	out := make([]result, len(order))
+	out := outcome{tests: make([]result, len(order)), packages: failedPkgs}
 	for i, k := range order {
-		out[i] = result{Package: k[0], Test: k[1], Passed: final[k]}
+		out.tests[i] = result{Package: k[0], Test: k[1], Passed: final[k]}
 	}
 	return out, nil
 }
 
-func run(specPath, outPath string, allowMissing bool, in io.Reader, stderr io.Writer) error {
+// isResultLine reports whether a package's output line is its summary:
+// "ok  \tpkg\t1.2s", "FAIL\tpkg ..." or "?   \tpkg\t[no test files]".
+func isResultLine(s string) bool {
+	return strings.HasPrefix(s, "ok  \t") || strings.HasPrefix(s, "FAIL\t") || strings.HasPrefix(s, "?   \t")
+}
+
+// run reads the test events from in, writes the report to outPath and
+// returns an error when a test or package failed or, unless allowMissing,
+// a promise has no passing test. echo, when not nil, receives the readable
+// account of the run (see results).
+//
+// Where specPath does not exist (a clone without the shared folder beside
+// it), the promises are those of the last report at outPath, and stderr
+// says so: the check stays as strict.
+func run(specPath, outPath string, allowMissing bool, in io.Reader, echo, stderr io.Writer) error {
+	source, fromReport := specPath, false
 	f, err := os.Open(specPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		fmt.Fprintf(stderr, "conformance: %s not found; checking the promises listed in the last report, %s\n", specPath, outPath)
+		source, fromReport = outPath, true
+		f, err = os.Open(outPath)
+	}
 	if err != nil {
 		return err
 	}
-	ps, err := promises(f)
+	ps, err := promises(f, fromReport)
 	f.Close()
 	if err != nil {
-		return err
+		return fmt.Errorf("%s: %w", source, err)
 	}
-	rs, err := results(in)
+	res, err := results(in, echo)
 	if err != nil {
 		return err
 	}
+	rs := res.tests
 	var failed []string
 	for _, r := range rs {
 		if !r.Passed {
@@ -125,7 +203,7 @@ func run(specPath, outPath string, allowMissing bool, in io.Reader, stderr io.Wr
 		}
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Conformance\n\nWhich test proves each promise of SPEC.md, and how it fared. Made by `make conformance` on %s from `go test -json ./...`; a test carries a promise when its name holds the ID without the hyphen.\n\n", time.Now().UTC().Format("2006-01-02"))
+	fmt.Fprintf(&b, "# Conformance\n\nWhich test proves each promise of SPEC.md, and how it fared. Made by `make test` (or `make conformance`) on %s from `go test -json ./...`; a test carries a promise when its name holds the ID without the hyphen.\n\n", time.Now().UTC().Format("2006-01-02"))
 	var missing []string
 	var rows strings.Builder
 	for _, p := range ps {
@@ -164,8 +242,14 @@ func run(specPath, outPath string, allowMissing bool, in io.Reader, stderr io.Wr
 	for _, f := range failed {
 		fmt.Fprintln(stderr, "conformance: failed:", f)
 	}
+	for _, p := range res.packages {
+		fmt.Fprintln(stderr, "conformance: package failed:", p)
+	}
 	if len(failed) > 0 {
 		return fmt.Errorf("%d tests failed", len(failed))
+	}
+	if len(res.packages) > 0 {
+		return fmt.Errorf("%d packages failed", len(res.packages))
 	}
 	if len(missing) > 0 {
 		fmt.Fprintf(stderr, "conformance: no passing test carries %s\n", strings.Join(missing, ", "))
