@@ -27,28 +27,10 @@ import (
 	"github.com/alto/alto/shared/blob"
 	"github.com/alto/alto/shared/campaign"
 	"github.com/alto/alto/shared/incident"
-	"github.com/alto/alto/shared/ingest"
 	"github.com/alto/alto/shared/jobs"
 	"github.com/alto/alto/shared/stacktest"
 	"github.com/alto/alto/shared/subject"
 )
-
-// importCSV imports a CSV file into org the way a client does: ask for an
-// import, PUT the file to its upload URL, let the jobs and ingress run.
-func importCSV(t *testing.T, w *stacktest.World, org, file string) {
-	t.Helper()
-	tok := w.Token(t, org, auth.Principal{Role: auth.Owner})
-	rec := w.Do(t, "POST", "/v1/imports", tok, `{"filename":"leads.csv"}`)
-	if rec.Code != http.StatusCreated {
-		t.Fatalf("POST /v1/imports = %d %s", rec.Code, rec.Body)
-	}
-	created := stacktest.Decode[struct{ UploadURL string }](t, rec)
-	if rec := w.Do(t, "PUT", created.UploadURL, "", file, "Content-Type", "text/csv"); rec.Code != http.StatusOK {
-		t.Fatalf("PUT upload = %d %s", rec.Code, rec.Body)
-	}
-	for w.Drain(t, jobs.Queue)+w.Drain(t, ingest.Queue) > 0 {
-	}
-}
 
 // draft runs an e-mail campaign for every contact of org.
 func draft(t *testing.T, w *stacktest.World, org string) {
@@ -155,7 +137,7 @@ func testdata(t *testing.T, name string) string {
 // with go-crypto and, where gpg is installed, with gpg to the same bytes.
 func TestDSR02_AccessArchiveHoldsTheSubjectAndNobodyElse(t *testing.T) {
 	w := stacktest.New(t)
-	importCSV(t, w, "acme", "email,first name,last name,company,phone\n"+
+	w.ImportCSV(t, "acme", "email,first name,last name,company,phone\n"+
 		"ada@example.com,Ada,Lovelace,Analytical Engines,+442071234567\n"+
 		"bob@example.com,Bob,Babbage,Difference Engines,+442079876543\n")
 	for _, email := range []string{ada, bob} {
