@@ -36,10 +36,10 @@ test: fuzz-short $(NAG)/node_modules ## every test, from a fresh clone: no AWS a
 
 # Fuzz targets as package:Target, each with a seed corpus in the package's
 # testdata/fuzz/<Target>.
-FUZZ_TARGETS := ./shared/csvimport:FuzzReader ./shared/httpapi:FuzzDecodeContact
-FUZZTIME ?= 10s
+FUZZ_TARGETS := ./shared/csvimport:FuzzReader ./shared/httpapi:FuzzDecodeContact ./shared/auth:FuzzVerify ./shared/campaign:FuzzParseToken
+FUZZTIME ?= 8s
 
-fuzz-short: ## every fuzz target for FUZZTIME (10s) from its committed seed corpus (part of test)
+fuzz-short: ## every fuzz target for FUZZTIME (8s) from its committed seed corpus (part of test)
 	@for t in $(FUZZ_TARGETS); do \
 		echo "fuzz $${t#*:} in $${t%%:*} for $(FUZZTIME)"; \
 		$(GO) test -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) "$${t%%:*}" || exit 1; \

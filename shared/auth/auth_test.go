@@ -17,7 +17,7 @@ import (
 
 var t0 = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 
-func newPair(t *testing.T) (*Issuer, *Verifier) {
+func newPair(t testing.TB) (*Issuer, *Verifier) {
 	t.Helper()
 	iss, err := LoadOrCreateIssuer(filepath.Join(t.TempDir(), "issuer.pem"), "alto-local", "alto")
 	if err != nil {
