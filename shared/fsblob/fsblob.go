@@ -87,12 +87,6 @@ type Options struct {
 	// when the client goes away. It may be called concurrently and should
 	// hand work off quickly (to a queue, say).
 	OnPut func(ctx context.Context, org tenant.ID, obj blob.Object)
-	// OnGet, if not nil, is called when a signed GET URL is about to serve
-	// an existing object, before the first byte (for every request, ranges
-	// included): the place to audit downloads. If it returns an error the
-	// request fails with 500 and nothing is served. ctx carries the tenant.
-	// It may be called concurrently.
-	OnGet func(ctx context.Context, org tenant.ID, key string) error
 	// MaxUpload is the largest body a signed PUT accepts, in bytes; larger
 	// ones are refused with 413. Zero means DefaultMaxUpload.
 	MaxUpload int64
@@ -112,7 +106,6 @@ type Store struct {
 	base       string // BaseURL without a trailing slash
 	pathPrefix string // URL path the handler serves: base path + "/blob/"
 	onPut      func(context.Context, tenant.ID, blob.Object)
-	onGet      func(context.Context, tenant.ID, string) error
 	maxUpload  int64
 	log        *slog.Logger
 }
@@ -150,7 +143,6 @@ func New(root string, opts Options) (*Store, error) {
 		base:       strings.TrimSuffix(base.String(), "/"),
 		pathPrefix: strings.TrimSuffix(base.Path, "/") + "/blob/",
 		onPut:      opts.OnPut,
-		onGet:      opts.OnGet,
 		maxUpload:  opts.MaxUpload,
 		log:        opts.Logger,
 	}

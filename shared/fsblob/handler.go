@@ -20,8 +20,9 @@ import (
 // the path of Options.BaseURL followed by "/blob/", without stripping the
 // prefix (with http.ServeMux: mux.Handle("/blob/", s.Handler())).
 //
-// GET streams the object as application/octet-stream (ranges allowed),
-// once Options.OnGet has accepted it. PUT streams the body into the
+// GET streams the object as application/octet-stream (ranges allowed);
+// downloads are audited where their links are given out (the subject
+// service's download endpoint), not here. PUT streams the body into the
 // object, refusing bodies over Options.MaxUpload with 413, and then calls
 // Options.OnPut. Other methods get 405; a bad,
 // tampered or expired signature gets 403; a missing object 404. Every
@@ -130,12 +131,6 @@ func (s *Store) serveGet(ctx context.Context, w http.ResponseWriter, r *http.Req
 	if err != nil {
 		s.internal(ctx, w, r, pathless(err))
 		return
-	}
-	if s.onGet != nil {
-		if err := s.onGet(ctx, org, key); err != nil {
-			s.internal(ctx, w, r, err)
-			return
-		}
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
 	http.ServeContent(w, r, "", info.ModTime(), f)
