@@ -240,10 +240,8 @@ func (s *Store) BatchDelete(ctx context.Context, keys []store.Key) error {
 	if err != nil {
 		return fmt.Errorf("bolt: delete: %w", err)
 	}
-	for i, k := range keys {
-		if err := store.CheckKey(k); err != nil {
-			return fmt.Errorf("bolt: delete: key %d: %w", i, err)
-		}
+	if err := store.CheckKeys(keys); err != nil {
+		return fmt.Errorf("bolt: delete: %w", err)
 	}
 	err = s.db.Update(func(tx *bbolt.Tx) error {
 		x := itemsOf(tx)

@@ -461,10 +461,8 @@ func (s *Store) BatchDelete(ctx context.Context, keys []store.Key) error {
 	if err != nil {
 		return fmt.Errorf("dynamo: batch delete: %w", err)
 	}
-	for i, k := range keys {
-		if err := store.CheckKey(k); err != nil {
-			return fmt.Errorf("dynamo: batch delete: key %d: %w", i, err)
-		}
+	if err := store.CheckKeys(keys); err != nil {
+		return fmt.Errorf("dynamo: batch delete: %w", err)
 	}
 	var reqs []types.WriteRequest
 	for _, i := range lastOfEachKey(keys) {

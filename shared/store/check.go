@@ -17,6 +17,17 @@ func CheckKey(k Key) error {
 	return checkPart("sk", k.SK, true)
 }
 
+// CheckKeys checks every key of a batch like CheckKey; the error names the
+// first malformed key by its index.
+func CheckKeys(keys []Key) error {
+	for i, k := range keys {
+		if err := CheckKey(k); err != nil {
+			return fmt.Errorf("key %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
 // CheckItem checks it's keys, index and size like CheckKey.
 func CheckItem(it Item) error {
 	if err := CheckKey(Key{PK: it.PK, SK: it.SK}); err != nil {
